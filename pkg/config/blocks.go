@@ -1,0 +1,102 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Secret is a configuration value that must never reach a log line, an error
+// or a JSON document by accident. Reveal returns the value for the one place
+// that needs it.
+type Secret string
+
+const redacted = "[redacted]"
+
+func (s Secret) Reveal() string { return string(s) }
+
+// IsSet reports whether a value was given.
+func (s Secret) IsSet() bool { return s != "" }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+func (s Secret) GoString() string             { return s.String() }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(s.String()) }
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// NATS is the shared block for reaching a NATS server (prefix NATS_).
+type NATS struct {
+	// URL of the NATS server(s), comma separated. Required unless the process
+	// embeds its own server (syncd run -target=all).
+	URL string `env:"URL"`
+	// CredsFile is a NATS credentials file (JWT + nkey), optional.
+	CredsFile string `env:"CREDS_FILE"`
+	// Replicas for streams and buckets created by `syncd streams ensure`
+	// (1 for a single server, 3 for a production cluster).
+	Replicas int `env:"REPLICAS, default=1"`
+	// ConnectTimeout bounds the first connection attempt.
+	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT, default=5s"`
+}
+
+func (n *NATS) Validate() []Problem {
+	var p []Problem
+	if n.Replicas != 1 && n.Replicas != 3 && n.Replicas != 5 {
+		p = append(p, Problem{"NATS_REPLICAS", fmt.Sprintf("%d is not 1, 3 or 5", n.Replicas)})
+	}
+	return p
+}
+
+// ClickHouse is the shared block for the activity store (prefix CLICKHOUSE_).
+type ClickHouse struct {
+	// Addr is host:port of the native protocol (9000). Comma separated for
+	// several replicas.
+	Addr     string        `env:"ADDR, default=127.0.0.1:9000"`
+	Database string        `env:"DATABASE, default=ledgersync"`
+	Username string        `env:"USERNAME, default=default"`
+	Password Secret        `env:"PASSWORD"`
+	Timeout  time.Duration `env:"TIMEOUT, default=10s"`
+}
+
+func (c *ClickHouse) Validate() []Problem {
+	var p []Problem
+	for _, a := range strings.Split(c.Addr, ",") {
+		if _, _, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil {
+			p = append(p, Problem{"CLICKHOUSE_ADDR", fmt.Sprintf("%q is not host:port", a)})
+		}
+	}
+	if !validIdentifier(c.Database) {
+		p = append(p, Problem{"CLICKHOUSE_DATABASE", fmt.Sprintf("%q is not a plain identifier (letters, digits, _)", c.Database)})
+	}
+	return p
+}
+
+// Addrs returns the configured addresses.
+func (c ClickHouse) Addrs() []string {
+	var out []string
+	for _, a := range strings.Split(c.Addr, ",") {
+		out = append(out, strings.TrimSpace(a))
+	}
+	return out
+}
+
+func validIdentifier(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

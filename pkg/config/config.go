@@ -1,0 +1,150 @@
+// Package config loads service configuration from the environment through
+// go-envconfig. Every service owns one struct; shared blocks (NATS, ClickHouse,
+// logging) are embedded by prefix. Load processes each variable on its own so
+// that a bad start-up names every offending variable at once instead of the
+// first one only.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Validator is implemented by config structs with rules that span fields.
+// Problems must name the variable they are about.
+type Validator interface {
+	Validate() []Problem
+}
+
+// Problem is one offending variable.
+type Problem struct {
+	Variable string
+	Reason   string
+}
+
+// Error lists every offending variable found by Load.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Variable + ": " + p.Reason
+	}
+	return fmt.Sprintf("invalid configuration (%d problem(s)): %s", len(e.Problems), strings.Join(parts, "; "))
+}
+
+// Variables returns the names of the offending variables, sorted.
+func (e *Error) Variables() []string {
+	out := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p.Variable
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Load fills every target (a pointer to a struct) from lookuper. It returns
+// an *Error naming every variable that is missing or cannot be decoded, and
+// every problem reported by targets implementing Validator.
+func Load(ctx context.Context, lookuper envconfig.Lookuper, targets ...any) error {
+	var problems []Problem
+	for _, target := range targets {
+		v := reflect.ValueOf(target)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			return fmt.Errorf("config.Load: target %T is not a pointer to a struct", target)
+		}
+		problems = append(problems, loadStruct(ctx, lookuper, "", v.Elem())...)
+	}
+	if len(problems) == 0 {
+		for _, target := range targets {
+			problems = append(problems, validate(reflect.ValueOf(target).Elem())...)
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+// validate runs Validate on the struct and on every nested struct field.
+func validate(v reflect.Value) []Problem {
+	var problems []Problem
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct && v.Type().Field(i).IsExported() {
+			problems = append(problems, validate(f)...)
+		}
+	}
+	if val, ok := v.Addr().Interface().(Validator); ok {
+		problems = append(problems, val.Validate()...)
+	}
+	return problems
+}
+
+func loadStruct(ctx context.Context, lookuper envconfig.Lookuper, prefix string, v reflect.Value) []Problem {
+	var problems []Problem
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag, hasTag := sf.Tag.Lookup("env")
+		name, opts, _ := strings.Cut(tag, ",")
+		name = strings.TrimSpace(name)
+		if name == "" {
+			// A nested block, optionally with a prefix ("env:\", prefix=NATS_\"").
+			if sf.Type.Kind() != reflect.Struct {
+				continue
+			}
+			nested := prefixOf(opts)
+			lk := lookuper
+			if nested != "" {
+				lk = envconfig.PrefixLookuper(nested, lookuper)
+			}
+			problems = append(problems, loadStruct(ctx, lk, prefix+nested, v.Field(i))...)
+			continue
+		}
+		if !hasTag {
+			continue
+		}
+		if p := loadField(ctx, lookuper, sf, v.Field(i)); p != "" {
+			problems = append(problems, Problem{Variable: prefix + name, Reason: p})
+		}
+	}
+	return problems
+}
+
+// loadField decodes one variable through a one-field struct of the same type
+// and tag, so go-envconfig's decoders, defaults and required checks apply.
+func loadField(ctx context.Context, lookuper envconfig.Lookuper, sf reflect.StructField, dst reflect.Value) string {
+	single := reflect.StructOf([]reflect.StructField{{Name: "V", Type: sf.Type, Tag: sf.Tag}})
+	holder := reflect.New(single)
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: holder.Interface(), Lookuper: lookuper})
+	if err != nil {
+		if errors.Is(err, envconfig.ErrMissingRequired) {
+			return "required but not set"
+		}
+		return strings.TrimPrefix(err.Error(), "V: ")
+	}
+	dst.Set(holder.Elem().Field(0))
+	return ""
+}
+
+func prefixOf(opts string) string {
+	for _, o := range strings.Split(opts, ",") {
+		o = strings.TrimSpace(o)
+		if p, ok := strings.CutPrefix(o, "prefix="); ok {
+			return p
+		}
+	}
+	return ""
+}

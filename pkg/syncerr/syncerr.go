@@ -1,0 +1,92 @@
+// Package syncerr gives every failure a stable code that decides retry versus
+// dead-letter and is what users see as the failure category.
+package syncerr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is a stable, documented failure category.
+type Code string
+
+// Codes raised by the pipeline itself. API clients add their own
+// (QBO_DUPLICATE_NAME, HS_CONFLICT, ...).
+const (
+	CodeInternal       Code = "INTERNAL"
+	CodeBadMessage     Code = "BAD_MESSAGE"
+	CodeHandlerCrashed Code = "HANDLER_CRASHED"
+	CodeTimeout        Code = "TIMEOUT"
+	CodeUnavailable    Code = "UNAVAILABLE"
+	CodeRateLimited    Code = "RATE_LIMITED"
+	CodeConflict       Code = "CAS_CONFLICT"
+	CodeValidation     Code = "VALIDATION"
+)
+
+// Error is an error with a code and a retry decision.
+type Error struct {
+	Code       Code
+	Retryable  bool
+	RetryAfter time.Duration // the other side's Retry-After, when it gave one
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Err == nil {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Transient wraps err as retryable.
+func Transient(code Code, err error) *Error { return &Error{Code: code, Retryable: true, Err: err} }
+
+// Permanent wraps err as not retryable: it goes to the dead-letter stream.
+func Permanent(code Code, err error) *Error { return &Error{Code: code, Err: err} }
+
+// Permanentf is Permanent with a formatted message.
+func Permanentf(code Code, format string, args ...any) *Error {
+	return Permanent(code, fmt.Errorf(format, args...))
+}
+
+// RetryAfter wraps err as retryable after at least d.
+func RetryAfter(code Code, d time.Duration, err error) *Error {
+	return &Error{Code: code, Retryable: true, RetryAfter: d, Err: err}
+}
+
+// CodeOf returns the code of the first *Error in err's chain. Deadline errors
+// are TIMEOUT; anything else uncoded is INTERNAL.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return CodeTimeout
+	}
+	return CodeInternal
+}
+
+// IsRetryable reports whether err should be retried. Errors without a code
+// are retried: an unknown failure (a bug, a network blip) should not lose a
+// record on the first try, and retries are bounded by the pipeline.
+func IsRetryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Retryable
+	}
+	return true
+}
+
+// RetryAfterOf returns the server-requested delay, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
+}

@@ -1,0 +1,188 @@
+package streams
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	StreamIngested    = "SYNC_INGESTED"
+	StreamTransformed = "SYNC_TRANSFORMED"
+	StreamResolved    = "SYNC_RESOLVED"
+	StreamActivity    = "ACTIVITY"
+	StreamDeadLetter  = "DEADLETTER"
+)
+
+// Durable consumer names: one per service, shared by all its replicas.
+const (
+	ConsumerTransformer  = "transformer"
+	ConsumerResolver     = "resolver"
+	ConsumerWriter       = "writer"
+	ConsumerActivitySink = "activitysink"
+)
+
+// KV bucket names.
+const (
+	BucketLinks       = "links"
+	BucketLinkIndex   = "link_index"
+	BucketCursors     = "cursors"
+	BucketLeases      = "leases"
+	BucketConnections = "connections"
+	BucketTokens      = "tokens"
+)
+
+// Retention of the stage streams. Limits retention (not work-queue) keeps
+// every message for replay after a failure; consumers only track positions.
+const (
+	stageMaxAge       = 7 * 24 * time.Hour
+	stageMaxBytes     = 10 << 30
+	activityMaxAge    = 3 * 24 * time.Hour
+	deadLetterMaxAge  = 30 * 24 * time.Hour
+	duplicateWindow   = 15 * time.Minute // a webhook and a poll of the same change collapse within it
+	leaseTTL          = 30 * time.Second
+	maxMessageBytes   = 1 << 20
+	stageAckWait      = 30 * time.Second
+	activityAckWait   = 60 * time.Second
+	writerMaxInFlight = 200 // the SaaS APIs, not NATS, are the limit
+)
+
+// Stream is one stream of the topology.
+type Stream struct {
+	Config jetstream.StreamConfig
+}
+
+// Consumer is one durable pull consumer on a stream.
+type Consumer struct {
+	Stream string
+	Config jetstream.ConsumerConfig
+}
+
+// Bucket is one KV bucket.
+type Bucket struct {
+	Config jetstream.KeyValueConfig
+}
+
+// Topology is everything ledgersync needs on the NATS side.
+type Topology struct {
+	Streams   []Stream
+	Consumers []Consumer
+	Buckets   []Bucket
+}
+
+// Default returns the topology with the given replica count (1 for a single
+// server, 3 for a production cluster).
+func Default(replicas int) Topology {
+	if replicas < 1 {
+		replicas = 1
+	}
+	stage := func(name string, stage Stage, desc string) Stream {
+		return Stream{Config: jetstream.StreamConfig{
+			Name:        name,
+			Description: desc,
+			Subjects:    []string{"sync.*.*." + string(stage) + ".*"},
+			Retention:   jetstream.LimitsPolicy,
+			Discard:     jetstream.DiscardOld,
+			MaxAge:      stageMaxAge,
+			MaxBytes:    stageMaxBytes,
+			MaxMsgSize:  maxMessageBytes,
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+			Duplicates:  duplicateWindow,
+		}}
+	}
+	pull := func(stream, durable, filter string, ackWait time.Duration, maxAckPending int, desc string) Consumer {
+		return Consumer{Stream: stream, Config: jetstream.ConsumerConfig{
+			Durable:       durable,
+			Description:   desc,
+			FilterSubject: filter,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ackWait,
+			// Unlimited here: the pipeline middleware counts attempts and
+			// dead-letters, so a poison message is never silently dropped
+			// by the server.
+			MaxDeliver:    -1,
+			MaxAckPending: maxAckPending,
+			Replicas:      replicas,
+		}}
+	}
+	kv := func(name, desc string, history uint8, ttl time.Duration) Bucket {
+		return Bucket{Config: jetstream.KeyValueConfig{
+			Bucket:      name,
+			Description: desc,
+			History:     history,
+			TTL:         ttl,
+			Storage:     jetstream.FileStorage,
+			Replicas:    replicas,
+		}}
+	}
+	return Topology{
+		Streams: []Stream{
+			stage(StreamIngested, StageIngested, "Full records fetched by the ingestor, per connection, object and source system"),
+			stage(StreamTransformed, StageTransformed, "Filtered and mapped records from the transformer"),
+			stage(StreamResolved, StageResolved, "Create/update decisions from the resolver, per target system"),
+			{Config: jetstream.StreamConfig{
+				Name:        StreamActivity,
+				Description: "Sync activity events of every stage, sunk into ClickHouse",
+				Subjects:    []string{"activity.*.*.*"},
+				Retention:   jetstream.LimitsPolicy,
+				Discard:     jetstream.DiscardOld,
+				MaxAge:      activityMaxAge,
+				MaxBytes:    stageMaxBytes,
+				MaxMsgSize:  maxMessageBytes,
+				Storage:     jetstream.FileStorage,
+				Replicas:    replicas,
+				Duplicates:  duplicateWindow,
+			}},
+			{Config: jetstream.StreamConfig{
+				Name:        StreamDeadLetter,
+				Description: "Messages a stage gave up on, with the error code, stage and origin in headers",
+				Subjects:    []string{"dlq.*.*.*"},
+				Retention:   jetstream.LimitsPolicy,
+				Discard:     jetstream.DiscardOld,
+				MaxAge:      deadLetterMaxAge,
+				MaxBytes:    stageMaxBytes,
+				MaxMsgSize:  maxMessageBytes + 64<<10,
+				Storage:     jetstream.FileStorage,
+				Replicas:    replicas,
+				Duplicates:  duplicateWindow,
+			}},
+		},
+		Consumers: []Consumer{
+			pull(StreamIngested, ConsumerTransformer, "", stageAckWait, 1000, "transformer: filters and field mappings"),
+			pull(StreamTransformed, ConsumerResolver, "", stageAckWait, 1000, "resolver: links, echo suppression, conflict policy"),
+			pull(StreamResolved, ConsumerWriter, "", stageAckWait, writerMaxInFlight, "writer: HubSpot and QBO API calls"),
+			pull(StreamActivity, ConsumerActivitySink, "", activityAckWait, 100_000, "activitysink: batches into ClickHouse"),
+		},
+		Buckets: []Bucket{
+			kv(BucketLinks, "HubSpot id <-> QBO id, last synced versions, hash of what was last written per side", 5, 0),
+			kv(BucketLinkIndex, "Claims taken before a remote create so racing replicas never create duplicates", 1, 0),
+			kv(BucketCursors, "Change-feed cursors per connection, object and system", 1, 0),
+			kv(BucketLeases, "Leases: one poller per connection and system", 1, leaseTTL),
+			kv(BucketConnections, "Connection settings: directions, mappings, filters, conflict rules", 10, 0),
+			kv(BucketTokens, "OAuth tokens, AES-GCM encrypted with SYNC_TOKEN_KEY", 5, 0),
+		},
+	}
+}
+
+// Stream returns the named stream of t.
+func (t Topology) Stream(name string) (Stream, bool) {
+	for _, s := range t.Streams {
+		if s.Config.Name == name {
+			return s, true
+		}
+	}
+	return Stream{}, false
+}
+
+// Consumer returns the named durable consumer of t.
+func (t Topology) Consumer(durable string) (Consumer, bool) {
+	for _, c := range t.Consumers {
+		if c.Config.Durable == durable {
+			return c, true
+		}
+	}
+	return Consumer{}, false
+}
