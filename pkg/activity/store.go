@@ -123,3 +123,11 @@ func isExists(err error) bool {
 	}
 	return false
 }
+
+// Timeout bounds one statement.
+func (s *Store) Timeout() time.Duration {
+	if s.cfg.Timeout <= 0 {
+		return 10 * time.Second
+	}
+	return s.cfg.Timeout * 3
+}

@@ -1,0 +1,64 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+)
+
+// Settle acks, naks or dead-letters the message after the rest of the chain:
+//   - success: ack;
+//   - transient error below maxAttempts: nak with the backoff delay (or the
+//     other side's Retry-After, when longer);
+//   - permanent error, or the last attempt: dead-letter (DLQ message plus a
+//     failed activity event), then terminate the original.
+//
+// A message delivered more than maxAttempts times was never settled: the
+// process handling it died each time. It is dead-lettered as
+// HANDLER_CRASHED without running the handler again.
+func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer) Middleware {
+	return func(next Step) Step {
+		return func(ctx context.Context, d *Delivery) error {
+			log := logging.FromContext(ctx)
+			var err error
+			if d.Attempt > maxAttempts {
+				err = syncerr.Permanentf(syncerr.CodeHandlerCrashed,
+					"delivered %d times without being settled: the handler never returned (process killed or stuck)", d.Attempt)
+			} else {
+				err = next(ctx, d)
+			}
+			if err == nil {
+				if ackErr := d.Msg.Ack(); ackErr != nil {
+					log.Warn("ack failed; the message will be redelivered and deduplicated downstream", logging.KeyError, ackErr)
+				}
+				return nil
+			}
+			code := syncerr.CodeOf(err)
+			if syncerr.IsRetryable(err) && d.Attempt < maxAttempts {
+				delay := backoff.Delay(d.Attempt, syncerr.RetryAfterOf(err))
+				log.Warn("transient failure; retrying", logging.KeyErrorCode, string(code), logging.KeyError, err, "retry_in", delay.String())
+				if nakErr := d.Msg.NakWithDelay(delay); nakErr != nil {
+					log.Warn("nak failed; the message will be redelivered after ack wait", logging.KeyError, nakErr)
+				}
+				return err
+			}
+			if !syncerr.IsRetryable(err) {
+				log.Error("permanent failure; dead-lettering", logging.KeyErrorCode, string(code), logging.KeyError, err)
+			} else {
+				log.Error("retries exhausted; dead-lettering", logging.KeyErrorCode, string(code), logging.KeyError, err)
+			}
+			if dlErr := dl.DeadLetter(ctx, d, err); dlErr != nil {
+				// Nothing is lost: the message stays in its stream and comes back.
+				log.Error("dead-lettering failed; will retry", logging.KeyError, dlErr)
+				_ = d.Msg.NakWithDelay(backoff.Delay(1, 0))
+				return fmt.Errorf("dead-letter: %w (after %w)", dlErr, err)
+			}
+			if termErr := d.Msg.TermWithReason(string(code)); termErr != nil {
+				log.Warn("terminate failed; a redelivery will dead-letter again under the same ids", logging.KeyError, termErr)
+			}
+			return err
+		}
+	}
+}
