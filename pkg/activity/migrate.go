@@ -120,7 +120,7 @@ ENGINE = ReplacingMergeTree() ORDER BY version`); err != nil {
 		if err := batch.Send(); err != nil {
 			return fmt.Errorf("record migration %d: %w", m.Version, err)
 		}
-		s.logger.Info("clickhouse migration applied", "version", m.Version, "name", m.Name, "database", s.cfg.Database)
+		s.logger.Info("clickhouse migration applied", "migration", m.Version, "name", m.Name, "database", s.cfg.Database)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
@@ -63,9 +64,17 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper, targets ...any) erro
 		}
 		problems = append(problems, loadStruct(ctx, lookuper, "", v.Elem())...)
 	}
-	if len(problems) == 0 {
-		for _, target := range targets {
-			problems = append(problems, validate(reflect.ValueOf(target).Elem())...)
+	// Cross-field rules run too, so one start names everything; a variable
+	// that already failed to load is not reported twice.
+	failed := map[string]bool{}
+	for _, p := range problems {
+		failed[p.Variable] = true
+	}
+	for _, target := range targets {
+		for _, p := range validate(reflect.ValueOf(target).Elem()) {
+			if !failed[p.Variable] {
+				problems = append(problems, p)
+			}
 		}
 	}
 	if len(problems) > 0 {
@@ -132,6 +141,10 @@ func loadField(ctx context.Context, lookuper envconfig.Lookuper, sf reflect.Stru
 	if err != nil {
 		if errors.Is(err, envconfig.ErrMissingRequired) {
 			return "required but not set"
+		}
+		var num *strconv.NumError
+		if errors.As(err, &num) {
+			return fmt.Sprintf("%q is not a valid %s", num.Num, sf.Type.Kind())
 		}
 		return strings.TrimPrefix(err.Error(), "V: ")
 	}

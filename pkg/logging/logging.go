@@ -29,9 +29,22 @@ const (
 // Config is the logging block: LOG_LEVEL and LOG_FORMAT.
 type Config struct {
 	// Level is debug, info, warn or error.
-	Level slog.Level `env:"LOG_LEVEL, default=info"`
+	Level Level `env:"LOG_LEVEL, default=info"`
 	// Format is auto (tint on a terminal, JSON otherwise), text or json.
 	Format Format `env:"LOG_FORMAT, default=auto"`
+}
+
+// Level is a slog level that names the accepted values when it cannot parse.
+type Level slog.Level
+
+// UnmarshalText accepts debug, info, warn and error.
+func (l *Level) UnmarshalText(b []byte) error {
+	var sl slog.Level
+	if err := sl.UnmarshalText(b); err != nil {
+		return fmt.Errorf("%q is not debug, info, warn or error", string(b))
+	}
+	*l = Level(sl)
+	return nil
 }
 
 // Format selects the handler.
@@ -68,13 +81,13 @@ func New(cfg Config, w io.Writer) *slog.Logger {
 	switch format {
 	case FormatText:
 		h = tint.NewHandler(w, &tint.Options{
-			Level:       cfg.Level,
+			Level:       slog.Level(cfg.Level),
 			TimeFormat:  time.TimeOnly,
 			ReplaceAttr: redact,
 			NoColor:     !isTerminal(w),
 		})
 	default:
-		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.Level, ReplaceAttr: redact})
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.Level(cfg.Level), ReplaceAttr: redact})
 	}
 	return slog.New(h)
 }

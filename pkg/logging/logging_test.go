@@ -38,7 +38,7 @@ func TestSecretsNeverReachTheLog(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(string(format)+"/"+tc.name, func(t *testing.T) {
 				var buf bytes.Buffer
-				tc.log(New(Config{Level: slog.LevelDebug, Format: format}, &buf))
+				tc.log(New(Config{Level: Level(slog.LevelDebug), Format: format}, &buf))
 				if buf.Len() == 0 {
 					t.Fatal("nothing was logged")
 				}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/testutil"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestStartErrorsExitNonZeroAndNameTheProblem(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want []string
+	}{
+		{"unknown target", []string{"run", "-target=bogus"}, nil, 2, []string{"unknown target(s) bogus", "valid targets: all, activitysink"}},
+		{"unknown among known", []string{"run", "-target=activitysink,writerr"}, map[string]string{"NATS_URL": "nats://x"}, 2, []string{"writerr", "valid targets"}},
+		{"missing NATS_URL", []string{"run", "-target=activitysink"}, nil, 2, []string{"NATS_URL: required"}},
+		{"several bad variables", []string{"run", "-target=activitysink"}, map[string]string{"NATS_URL": "nats://x", "ACTIVITYSINK_FLUSH_INTERVAL": "fast", "LOG_FORMAT": "xml"},
+			2, []string{"ACTIVITYSINK_FLUSH_INTERVAL", "LOG_FORMAT", "2 problem(s)"}},
+		{"streams ensure without NATS_URL", []string{"streams", "ensure"}, nil, 2, []string{"NATS_URL"}},
+		{"unknown command", []string{"frobnicate"}, nil, 2, []string{`unknown command "frobnicate"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runMain(context.Background(), tc.args, envconfig.MapLookuper(tc.env), &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+type process struct {
+	cancel context.CancelFunc
+	done   chan int
+	logs   *syncBuffer
+	http   string
+}
+
+func startSyncd(t *testing.T, target string, env map[string]string) *process {
+	t.Helper()
+	p := &process{done: make(chan int, 1), logs: &syncBuffer{}, http: testutil.FreeAddr(t)}
+	env["SYNC_HTTP_ADDR"] = p.http
+	env["LOG_FORMAT"] = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go func() {
+		p.done <- runMain(ctx, []string{"run", "-target=" + target}, envconfig.MapLookuper(env), &bytes.Buffer{}, p.logs)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			t.Error("syncd did not stop")
+		}
+	})
+	return p
+}
+
+func (p *process) stop(t *testing.T) int {
+	t.Helper()
+	p.cancel()
+	select {
+	case code := <-p.done:
+		p.done <- code
+		return code
+	case <-time.After(30 * time.Second):
+		t.Fatal("syncd did not stop")
+		return -1
+	}
+}
+
+func (p *process) readyz(t *testing.T) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + "/readyz")
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAllInOneCarriesActivityIntoClickHouse(t *testing.T) {
+	ch := testutil.ClickHouse(t)
+	natsAddr := testutil.FreeAddr(t)
+	p := startSyncd(t, "all", map[string]string{
+		"SYNC_DATA_DIR":               t.TempDir(),
+		"SYNC_NATS_LISTEN":            natsAddr,
+		"SYNC_NATS_MONITOR_ADDR":      "",
+		"CLICKHOUSE_ADDR":             ch.Addr,
+		"CLICKHOUSE_DATABASE":         ch.Database,
+		"ACTIVITYSINK_FLUSH_INTERVAL": "100ms",
+	})
+	waitFor(t, 30*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
+
+	// The embedded server listens where operators (and the nats CLI) look.
+	nc, err := nats.Connect("nats://" + natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ev := activity.Event{EventID: "all-in-one-1", Time: time.Now().UTC(), Connection: "demo", Object: "contact", RecordKey: "qbo:1", QBOID: "1", Stage: "writer", Outcome: activity.OutcomeSuccess}
+	if err := activity.NewPublisher(js).Publish(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	store, err := activity.Open(ch, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	waitFor(t, 20*time.Second, "activity row", func() bool {
+		var n uint64
+		err := store.Conn().QueryRow(context.Background(), "SELECT count() FROM sync_activity WHERE event_id = ?", ev.EventID).Scan(&n)
+		return err == nil && n == 1
+	})
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var metrics bytes.Buffer
+	_, _ = metrics.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(metrics.String(), "ledgersync_activitysink_rows_inserted_total") {
+		t.Fatal("sink metrics missing from /metrics")
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM-like stop; logs:\n%s", code, p.logs.String())
+	}
+}
+
+func TestSinkAloneIsNotReadyWithoutClickHouse(t *testing.T) {
+	ns := testutil.StartJetStream(t)
+	deadCH := testutil.FreeAddr(t) // nothing listens there
+	p := startSyncd(t, "activitysink", map[string]string{
+		"NATS_URL":           ns.URL(),
+		"CLICKHOUSE_ADDR":    deadCH,
+		"CLICKHOUSE_TIMEOUT": "500ms",
+	})
+	var body map[string]any
+	waitFor(t, 20*time.Second, "a not-ready answer naming the sink", func() bool {
+		code, b := p.readyz(t)
+		body = b
+		failing, _ := b["failing"].(map[string]any)
+		return code == http.StatusServiceUnavailable && failing["activitysink"] != nil
+	})
+	failing := body["failing"].(map[string]any)
+	if _, ok := failing["nats"]; ok {
+		t.Fatalf("nats reported failing: %v", failing)
+	}
+	if _, ok := failing["streams"]; ok {
+		t.Fatalf("streams reported failing although ensured at start: %v", failing)
+	}
+	resp, err := http.Get("http://" + p.http + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestStreamsEnsureTwiceChangesNothing(t *testing.T) {
+	ns := testutil.StartJetStream(t)
+	env := envconfig.MapLookuper(map[string]string{"NATS_URL": ns.URL()})
+	var first, second, stderr bytes.Buffer
+	if code := runMain(context.Background(), []string{"streams", "ensure"}, env, &first, &stderr); code != 0 {
+		t.Fatalf("first ensure exit %d: %s", code, stderr.String())
+	}
+	if code := runMain(context.Background(), []string{"streams", "ensure"}, env, &second, &stderr); code != 0 {
+		t.Fatalf("second ensure exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(first.String(), "created") {
+		t.Fatalf("first run output:\n%s", first.String())
+	}
+	lines := strings.Split(strings.TrimSpace(second.String()), "\n")[1:]
+	for _, l := range lines {
+		if !strings.HasSuffix(strings.TrimSpace(l), "unchanged") {
+			t.Errorf("second run changed something: %s", l)
+		}
+	}
+	if len(lines) != strings.Count(first.String(), "created") {
+		t.Fatalf("second run listed %d items, first created %d", len(lines), strings.Count(first.String(), "created"))
+	}
+	var export bytes.Buffer
+	if code := runMain(context.Background(), []string{"streams", "export"}, envconfig.MapLookuper(nil), &export, &stderr); code != 0 {
+		t.Fatal(stderr.String())
+	}
+	var doc map[string][]json.RawMessage
+	if err := json.Unmarshal(export.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 4 6" {
+		t.Fatalf("export has %d streams, %d consumers, %d buckets", len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"]))
+	}
+}

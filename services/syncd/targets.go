@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/natsconn"
+	"github.com/ledgersync/ledgersync/services/activitysink"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// service is what a target runs until its context is cancelled.
+type service interface {
+	Run(ctx context.Context) error
+}
+
+// module is one entry of the target table. Public modules can be named in
+// -target; internal ones are dependencies only.
+type module struct {
+	name        string
+	description string
+	public      bool
+	inAll       bool // started by -target=all
+	deps        []string
+	// configs returns the config structs the module needs (pointers into a),
+	// loaded together so one error names every bad variable.
+	configs func(a *app) []any
+	// init builds the module; it may register readiness checks and return a
+	// service to run (nil for pure dependencies).
+	init func(ctx context.Context, a *app) (service, error)
+}
+
+// The target table: every service of the binary and what it needs.
+var modules = []module{
+	{
+		name:        "nats",
+		description: "connection to NATS (embedded server with -target=all)",
+		init:        initNATS,
+	},
+	{
+		name:        "streams",
+		description: "streams, consumers and KV buckets exist (ensured at start unless SYNC_STREAMS_ENSURE=false)",
+		deps:        []string{"nats"},
+		init:        initStreams,
+	},
+	{
+		name:        "clickhouse",
+		description: "ClickHouse activity store",
+		configs:     func(a *app) []any { return []any{&a.clickhouse} },
+		init:        initClickHouse,
+	},
+	{
+		name:        "activitysink",
+		description: "activity events from JetStream into ClickHouse",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams", "clickhouse"},
+		configs:     func(a *app) []any { return []any{&a.activitySink} },
+		init:        initActivitySink,
+	},
+}
+
+func moduleByName(name string) (module, bool) {
+	for _, m := range modules {
+		if m.name == name {
+			return m, true
+		}
+	}
+	return module{}, false
+}
+
+// publicTargets lists the names -target accepts, "all" first.
+func publicTargets() []string {
+	names := []string{"all"}
+	for _, m := range modules {
+		if m.public {
+			names = append(names, m.name)
+		}
+	}
+	return names
+}
+
+// resolveTargets expands a -target list into modules in dependency order.
+// embedded is true when "all" was asked for: NATS then runs in-process.
+func resolveTargets(list string) (order []module, embedded bool, err error) {
+	var wanted []string
+	var unknown []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+		case name == "all":
+			embedded = true
+			for _, m := range modules {
+				if m.inAll {
+					wanted = append(wanted, m.name)
+				}
+			}
+		default:
+			if m, ok := moduleByName(name); ok && m.public {
+				wanted = append(wanted, name)
+			} else {
+				unknown = append(unknown, name)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, false, fmt.Errorf("unknown target(s) %s; valid targets: %s", strings.Join(unknown, ", "), strings.Join(publicTargets(), ", "))
+	}
+	if len(wanted) == 0 {
+		return nil, false, fmt.Errorf("no target given; valid targets: %s", strings.Join(publicTargets(), ", "))
+	}
+	seen := map[string]bool{}
+	var visit func(name string) error
+	visiting := map[string]bool{}
+	visit = func(name string) error {
+		if seen[name] {
+			return nil
+		}
+		if visiting[name] {
+			return fmt.Errorf("target dependency cycle at %s", name)
+		}
+		visiting[name] = true
+		m, ok := moduleByName(name)
+		if !ok {
+			return fmt.Errorf("target table: unknown dependency %s", name)
+		}
+		for _, d := range m.deps {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		seen[name] = true
+		order = append(order, m)
+		return nil
+	}
+	for _, name := range wanted {
+		if err := visit(name); err != nil {
+			return nil, false, err
+		}
+	}
+	return order, embedded, nil
+}
+
+func initNATS(_ context.Context, a *app) (service, error) {
+	if a.embedded {
+		ns, err := natsconn.StartEmbedded(natsconn.EmbeddedOptions{
+			StoreDir:    filepath.Join(a.run.DataDir, "nats"),
+			Listen:      a.run.NATSListen,
+			MonitorAddr: a.run.NATSMonitorAddr,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.embeddedNATS = ns
+		a.run.NATS.URL = ns.ClientURL()
+		a.logger.Info("embedded nats started", "url", ns.ClientURL(), "store_dir", filepath.Join(a.run.DataDir, "nats"))
+	}
+	nc, err := natsconn.Connect(a.run.NATS, "syncd", a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.nc = nc
+	if a.js, err = jetstream.New(nc); err != nil {
+		return nil, err
+	}
+	a.readiness["nats"] = func(context.Context) error {
+		if !nc.IsConnected() {
+			return fmt.Errorf("nats: %s", nc.Status())
+		}
+		return nil
+	}
+	return nil, nil
+}
+
+func initStreams(ctx context.Context, a *app) (service, error) {
+	topo := streams.Default(a.run.NATS.Replicas)
+	if a.run.EnsureStreams {
+		changes, err := streams.Ensure(ctx, a.js, topo)
+		if err != nil {
+			return nil, fmt.Errorf("ensure streams: %w", err)
+		}
+		for _, c := range changes {
+			if c.Action != streams.ActionUnchanged {
+				a.logger.Info("nats topology", "kind", c.Kind, "name", c.Name, "action", string(c.Action))
+			}
+		}
+	}
+	a.readiness["streams"] = func(ctx context.Context) error {
+		var missing []string
+		for _, s := range topo.Streams {
+			if _, err := a.js.Stream(ctx, s.Config.Name); err != nil {
+				missing = append(missing, s.Config.Name)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("streams not found: %s (run syncd streams ensure)", strings.Join(missing, ", "))
+		}
+		return nil
+	}
+	return nil, nil
+}
+
+func initClickHouse(_ context.Context, a *app) (service, error) {
+	st, err := activity.Open(a.clickhouse.ClickHouse, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	a.closers = append(a.closers, st.Close)
+	return nil, nil
+}
+
+func initActivitySink(_ context.Context, a *app) (service, error) {
+	if a.store == nil {
+		return nil, errors.New("activitysink needs the clickhouse module")
+	}
+	svc, err := activitysink.New(a.activitySink, a.js, a.store, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	a.readiness["activitysink"] = svc.Ready
+	return svc, nil
+}
+
+// clickhouseBlock gives the shared block its CLICKHOUSE_ prefix.
+type clickhouseBlock struct {
+	ClickHouse config.ClickHouse `env:", prefix=CLICKHOUSE_"`
+}
