@@ -6,12 +6,14 @@ package activity
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	// goccy/go-json: drop-in encoding/json, about 7x faster decoding an
+	// event here, which is the sink's hot path (see the package bench).
+	json "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/ledgersync/ledgersync/streams"

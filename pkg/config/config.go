@@ -161,3 +161,32 @@ func prefixOf(opts string) string {
 	}
 	return ""
 }
+
+// Variables lists every environment variable the targets read, with
+// prefixes applied, in declaration order. Docs tests compare it with
+// .env.example.
+func Variables(targets ...any) []string {
+	var out []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			sf := t.Field(i)
+			if !sf.IsExported() {
+				continue
+			}
+			tag, hasTag := sf.Tag.Lookup("env")
+			name, opts, _ := strings.Cut(tag, ",")
+			name = strings.TrimSpace(name)
+			switch {
+			case name != "":
+				out = append(out, prefix+name)
+			case sf.Type.Kind() == reflect.Struct && (hasTag || tag == ""):
+				walk(prefix+prefixOf(opts), sf.Type)
+			}
+		}
+	}
+	for _, target := range targets {
+		walk("", reflect.TypeOf(target).Elem())
+	}
+	return out
+}
