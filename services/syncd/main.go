@@ -38,6 +38,7 @@ usage:
   syncd streams ensure                            create or update streams, consumers and KV buckets on NATS_URL
   syncd streams export [-replicas N]              print the NATS topology as JSON
   syncd targets                                   list the targets
+  syncd probe live|ready                          exit 0 when this container's syncd answers /healthz or /readyz
   syncd version
 
 configuration comes from the environment; see .env.example.
@@ -75,6 +76,8 @@ func runMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 			}
 		}
 		err = w.Flush()
+	case "probe":
+		err = cmdProbe(ctx, args[1:], env)
 	case "version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":
@@ -191,4 +194,43 @@ func cmdStreams(ctx context.Context, args []string, env envconfig.Lookuper, stdo
 	default:
 		return usageError(fmt.Sprintf("unknown streams command %q", args[0]))
 	}
+}
+
+// cmdProbe is the container healthcheck: the image has no shell or curl.
+func cmdProbe(ctx context.Context, args []string, env envconfig.Lookuper) error {
+	path := "/readyz"
+	if len(args) > 0 && args[0] == "live" {
+		path = "/healthz"
+	} else if len(args) > 0 && args[0] != "ready" {
+		return usageError(fmt.Sprintf("probe takes live or ready, not %q", args[0]))
+	}
+	var cfg struct {
+		HTTPAddr string `env:"SYNC_HTTP_ADDR, default=127.0.0.1:8080"`
+	}
+	if err := config.Load(ctx, env, &cfg); err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("SYNC_HTTP_ADDR: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+		return fmt.Errorf("%s answered %d: %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
