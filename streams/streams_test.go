@@ -118,10 +118,10 @@ func TestEnsureIsIdempotent(t *testing.T) {
 
 func TestSubjectsStayInsideTheirStreams(t *testing.T) {
 	cases := map[string]string{
-		streams.StageSubject(streams.StageIngested, "c-1", streams.ObjectInvoice, streams.SystemQBO):      "sync.c-1.invoice.ingested.qbo",
+		streams.StageSubject(streams.StageIngested, "c-1", streams.ObjectInvoice, streams.SystemQBO):     "sync.c-1.invoice.ingested.qbo",
 		streams.StageSubject(streams.StageResolved, "c-1", streams.ObjectContact, streams.SystemHubSpot): "sync.c-1.contact.resolved.hubspot",
 		streams.ActivitySubject("c-1", streams.ObjectPayment, "failed"):                                  "activity.c-1.payment.failed",
-		streams.ActivitySubject("", "", "failed"):                                                       "activity.-.-.failed",
+		streams.ActivitySubject("", "", "failed"):                                                        "activity.-.-.failed",
 		streams.DeadLetterSubject("c-1", streams.ObjectProduct, "writer"):                                "dlq.c-1.product.writer",
 	}
 	for got, want := range cases {

@@ -36,16 +36,19 @@ const (
 // Retention of the stage streams. Limits retention (not work-queue) keeps
 // every message for replay after a failure; consumers only track positions.
 const (
-	stageMaxAge       = 7 * 24 * time.Hour
-	stageMaxBytes     = 10 << 30
-	activityMaxAge    = 3 * 24 * time.Hour
-	deadLetterMaxAge  = 30 * 24 * time.Hour
-	duplicateWindow   = 15 * time.Minute // a webhook and a poll of the same change collapse within it
-	leaseTTL          = 30 * time.Second
-	maxMessageBytes   = 1 << 20
-	stageAckWait      = 30 * time.Second
-	activityAckWait   = 60 * time.Second
-	writerMaxInFlight = 200 // the SaaS APIs, not NATS, are the limit
+	stageMaxAge      = 7 * 24 * time.Hour
+	stageMaxBytes    = 10 << 30
+	activityMaxAge   = 3 * 24 * time.Hour
+	deadLetterMaxAge = 30 * 24 * time.Hour
+	duplicateWindow  = 15 * time.Minute // a webhook and a poll of the same change collapse within it
+	// Activity events carry no Nats-Msg-Id (ClickHouse collapses them on
+	// the event id), so the activity stream keeps the shortest window.
+	activityDuplicateWindow = time.Minute
+	leaseTTL                = 30 * time.Second
+	maxMessageBytes         = 1 << 20
+	stageAckWait            = 30 * time.Second
+	activityAckWait         = 60 * time.Second
+	writerMaxInFlight       = 200 // the SaaS APIs, not NATS, are the limit
 )
 
 // Stream is one stream of the topology.
@@ -134,7 +137,7 @@ func Default(replicas int) Topology {
 				MaxMsgSize:  maxMessageBytes,
 				Storage:     jetstream.FileStorage,
 				Replicas:    replicas,
-				Duplicates:  duplicateWindow,
+				Duplicates:  activityDuplicateWindow,
 			}},
 			{Config: jetstream.StreamConfig{
 				Name:        StreamDeadLetter,

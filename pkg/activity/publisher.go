@@ -21,8 +21,10 @@ type Publisher struct {
 // NewPublisher returns a publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
 
-// Msg builds the message for e: JSON body, Nats-Msg-Id = event id so the
-// stream drops a republished event within its duplicate window.
+// Msg builds the message for e: a JSON body and no Nats-Msg-Id. Activity
+// is deduplicated where it is read (ClickHouse collapses rows on the event
+// id), not in the stream: at tens of thousands of events a second a
+// server-side duplicate window would hold millions of ids in memory.
 func Msg(e Event) (*nats.Msg, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -33,7 +35,6 @@ func Msg(e Event) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg(streams.ActivitySubject(e.Connection, streamsObject(e.Object), string(e.Outcome)))
 	m.Data = body
-	m.Header.Set(jetstream.MsgIDHeader, e.EventID)
 	return m, nil
 }
 

@@ -110,6 +110,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		err      error
@@ -121,6 +122,7 @@ func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ns := testutil.StartJetStreamWithTopology(t, topology)
 			var mu sync.Mutex
 			var seen []time.Time
@@ -152,6 +154,7 @@ func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
 }
 
 func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
+	t.Parallel()
 	ns := testutil.StartJetStreamWithTopology(t, topology)
 	store, err := activity.Open(testutil.ClickHouse(t), logging.Discard())
 	if err != nil {
@@ -216,10 +219,11 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 	if code != "QBO_DUPLICATE_NAME" || key != "hubspot:202" || hs != "202" || stream != streams.StreamIngested || seq != 1 {
 		t.Fatalf("failed row = %s %s %s %s %d", code, key, hs, stream, seq)
 	}
+	// The view's row lands just after the activity row becomes visible.
 	var status string
-	if err := store.Conn().QueryRow(ctx, "SELECT status FROM record_status FINAL WHERE record_key = 'hubspot:202'").Scan(&status); err != nil {
-		t.Fatal(err)
-	}
+	waitFor(t, 10*time.Second, "record status", func() bool {
+		return store.Conn().QueryRow(ctx, "SELECT status FROM record_status FINAL WHERE record_key = 'hubspot:202'").Scan(&status) == nil
+	})
 	if status != "failing" {
 		t.Fatalf("record status %q, want failing", status)
 	}
@@ -237,6 +241,7 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 }
 
 func TestExhaustedRetriesAndPanicsAreDeadLettered(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		handler  pipeline.Handler
@@ -254,6 +259,7 @@ func TestExhaustedRetriesAndPanicsAreDeadLettered(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ns := testutil.StartJetStreamWithTopology(t, topology)
 			startRunner(t, ns.JS, pipeline.Config{MaxAttempts: 3, Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond}}, tc.handler)
 			publishIngested(t, ns.JS, ingested("303"))
@@ -278,6 +284,7 @@ func TestExhaustedRetriesAndPanicsAreDeadLettered(t *testing.T) {
 }
 
 func TestHandlerOfAKilledProcessIsRedeliveredToAnotherInstance(t *testing.T) {
+	t.Parallel()
 	ns := testutil.StartJetStreamWithTopology(t, topology)
 	// Instance A: its handler never returns, then its process dies.
 	ncA, jsA := ns.Connect(t)
@@ -315,6 +322,7 @@ func TestHandlerOfAKilledProcessIsRedeliveredToAnotherInstance(t *testing.T) {
 }
 
 func TestOutputsCarryDeterministicMessageIDs(t *testing.T) {
+	t.Parallel()
 	ns := testutil.StartJetStreamWithTopology(t, topology)
 	startRunner(t, ns.JS, pipeline.Config{}, func(_ context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
 		return transform(in), nil

