@@ -100,3 +100,22 @@ func validIdentifier(s string) bool {
 	}
 	return true
 }
+
+// Switch is an on/off setting; anything else is refused at start.
+type Switch bool
+
+// EnvDecode accepts on/off (and true/false, 1/0 for scripts).
+func (s *Switch) EnvDecode(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "1":
+		*s = true
+	case "off", "false", "0":
+		*s = false
+	default:
+		return fmt.Errorf("%q is not on or off", v)
+	}
+	return nil
+}
+
+// On reports whether the switch is on.
+func (s Switch) On() bool { return bool(s) }

@@ -70,3 +70,21 @@ func TestLoadFillsDefaultsAndPrefixedBlocks(t *testing.T) {
 		t.Fatalf("secret printed: %s", s)
 	}
 }
+
+func TestSwitchAcceptsOnOffOnly(t *testing.T) {
+	var c struct {
+		A config.Switch `env:"A"`
+		B config.Switch `env:"B, default=on"`
+		C config.Switch `env:"C"`
+	}
+	err := config.Load(context.Background(), envconfig.MapLookuper(map[string]string{"A": "off", "C": "maybe"}), &c)
+	if err == nil || !strings.Contains(err.Error(), `C: "maybe" is not on or off`) {
+		t.Fatalf("got %v", err)
+	}
+	if err := config.Load(context.Background(), envconfig.MapLookuper(map[string]string{"A": "off"}), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.A.On() || !c.B.On() {
+		t.Fatalf("%+v", c)
+	}
+}

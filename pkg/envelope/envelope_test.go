@@ -1,0 +1,75 @@
+package envelope
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+func valid() Envelope {
+	return Envelope{Connection: "conn-1", Object: streams.ObjectInvoice, Stage: streams.StageResolved, Source: streams.SystemQBO,
+		Target: streams.SystemHubSpot, RecordID: "145", SourceVersion: "3", OccurredAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func TestSubjectAndMsgID(t *testing.T) {
+	e := valid()
+	if got := e.Subject(); got != "sync.conn-1.invoice.resolved.hubspot" {
+		t.Fatalf("subject %s", got)
+	}
+	a, b := e, e
+	b.SourceVersion = "4"
+	if a.MsgID() == b.MsgID() {
+		t.Fatal("a newer version must get a new message id")
+	}
+	r := e
+	r.ReplayID = "rp-1"
+	if r.MsgID() == e.MsgID() {
+		t.Fatal("a replay must not collide with the live message id")
+	}
+	long := e
+	long.RecordID = strings.Repeat("x", 300)
+	if id := long.MsgID(); len(id) > 200 {
+		t.Fatalf("msg id of %d bytes", len(id))
+	}
+}
+
+func TestValidateNamesEveryProblem(t *testing.T) {
+	e := Envelope{Connection: "a.b", Object: "contact", Stage: "resolved", Source: "salesforce"}
+	err := e.Validate()
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"connection", "target", "source", "record_id"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not name %s", err, want)
+		}
+	}
+}
+
+// FuzzDecode: any bytes either fail with an error or give an envelope whose
+// subject stays inside the stage streams and that survives a round trip.
+func FuzzDecode(f *testing.F) {
+	good, _ := json.Marshal(valid())
+	f.Add(good)
+	f.Add([]byte(`{"connection":"c","object":"contact","stage":"ingested","source":"hubspot","record_id":"1"}`))
+	f.Add([]byte(`{"connection":"c.*","object":">","stage":"ingested","source":"hubspot","record_id":"1"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Decode(data)
+		if err != nil {
+			return
+		}
+		subj := e.Subject()
+		if strings.ContainsAny(subj, "*> \t") || strings.Count(subj, ".") != 4 {
+			t.Fatalf("valid envelope yields subject %q", subj)
+		}
+		again, _ := json.Marshal(e)
+		e2, err := Decode(again)
+		if err != nil || e2.MsgID() != e.MsgID() {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
