@@ -109,7 +109,7 @@ func (s *Switch) EnvDecode(v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "on", "true", "1":
 		*s = true
-	case "off", "false", "0":
+	case "off", "false", "0", "":
 		*s = false
 	default:
 		return fmt.Errorf("%q is not on or off", v)
