@@ -13,7 +13,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/testutil"
 )
 
-func openStore(t *testing.T) *activity.Store {
+func openStore(t testing.TB) *activity.Store {
 	t.Helper()
 	st, err := activity.Open(testutil.ClickHouse(t), logging.Discard())
 	if err != nil {

@@ -93,10 +93,11 @@ func (s *Service) setReady(err error) {
 	s.mu.Unlock()
 }
 
-// pending is an event waiting for its batch, with the message to ack.
+// pending is one message's events waiting for their batch, with the message
+// to ack once ClickHouse has them.
 type pending struct {
-	msg   jetstream.Msg
-	event activity.Event
+	msg    jetstream.Msg
+	events []activity.Event
 }
 
 // Run applies the schema, then consumes until ctx is cancelled. On the way
@@ -113,12 +114,14 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("activitysink: consumer: %w", err)
 	}
 	heartbeat := cons.CachedInfo().Config.AckWait / 3
-	iter, err := cons.Messages(jetstream.PullMaxMessages(s.cfg.BatchSize), jetstream.PullExpiry(5*time.Second))
+	// Messages hold up to 256 events each; a few thousand buffered keep the
+	// next batch filling while ClickHouse takes the last one.
+	iter, err := cons.Messages(jetstream.PullMaxMessages(min(s.cfg.BatchSize, 2000)), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("activitysink: consume: %w", err)
 	}
 	defer iter.Stop()
-	msgs := make(chan jetstream.Msg, s.cfg.BatchSize)
+	msgs := make(chan jetstream.Msg, min(s.cfg.BatchSize, 2000))
 	go func() {
 		defer close(msgs)
 		for {
@@ -133,7 +136,33 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}()
 
-	batch := make([]pending, 0, s.cfg.BatchSize)
+	// One batch is inserted while the next one fills: the insert round trip
+	// would otherwise stall consumption every time.
+	full := make(chan []pending, 1)
+	inserted := make(chan struct{})
+	go func() {
+		defer close(inserted)
+		for b := range full {
+			if rest := s.flush(ctx, b, heartbeat); len(rest) > 0 {
+				s.shutdown(rest, nil) // cancelled mid-retry: last quick try, then nak
+			}
+		}
+	}()
+	defer func() {
+		close(full)
+		<-inserted
+	}()
+
+	var batch []pending
+	held := 0 // events in batch
+	handOver := func() {
+		select {
+		case full <- batch:
+		case <-ctx.Done():
+			s.shutdown(batch, nil)
+		}
+		batch, held = nil, 0
+	}
 	ticker := time.NewTicker(s.cfg.FlushInterval)
 	defer ticker.Stop()
 	for {
@@ -152,24 +181,26 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			if p, ok := s.decode(ctx, m); ok {
 				batch = append(batch, p)
+				held += len(p.events)
 			}
-			if len(batch) >= s.cfg.BatchSize {
-				batch = s.flush(ctx, batch, heartbeat)
+			if held >= s.cfg.BatchSize {
+				handOver()
 			}
 		case <-ticker.C:
 			if len(batch) > 0 {
-				batch = s.flush(ctx, batch, heartbeat)
+				handOver()
 			}
 		}
 	}
 }
 
-// decode parses one event; one that cannot be parsed is dead-lettered
-// (never dropped) and terminated.
+// decode parses one message's events. A message with malformed events is
+// dead-lettered whole (never dropped); its good events are still written,
+// and written again harmlessly if the dead letter is redriven.
 func (s *Service) decode(ctx context.Context, m jetstream.Msg) (pending, bool) {
-	ev, err := activity.Decode(m.Data())
+	events, err := activity.DecodeMessage(m.Data())
 	if err == nil {
-		return pending{msg: m, event: ev}, true
+		return pending{msg: m, events: events}, true
 	}
 	d := &pipeline.Delivery{Msg: m, Stage: Stage, Attempt: 1}
 	if meta, mErr := m.Metadata(); mErr == nil {
@@ -181,13 +212,25 @@ func (s *Service) decode(ctx context.Context, m jetstream.Msg) (pending, bool) {
 		return pending{}, false
 	}
 	s.logger.Warn("malformed activity event dead-lettered", logging.KeyErrorCode, string(syncerr.CodeBadMessage), logging.KeyError, err)
-	_ = m.Term()
-	return pending{}, false
+	if len(events) == 0 {
+		_ = m.Term()
+		return pending{}, false
+	}
+	// Settled (acked) with the batch that writes the good events.
+	return pending{msg: m, events: events}, true
+}
+
+func eventCount(batch []pending) int {
+	n := 0
+	for _, p := range batch {
+		n += len(p.events)
+	}
+	return n
 }
 
 // flush inserts the batch, retrying with backoff until ClickHouse takes it
-// or ctx ends, and keeps the messages alive meanwhile. It returns the batch
-// emptied on success and unchanged on cancellation.
+// or ctx ends, and keeps the messages alive meanwhile. It returns nothing on
+// success and the batch unchanged on cancellation.
 func (s *Service) flush(ctx context.Context, batch []pending, heartbeat time.Duration) []pending {
 	events := eventsOf(batch)
 	var lastBeat time.Time
@@ -215,8 +258,8 @@ func (s *Service) flush(ctx context.Context, batch []pending, heartbeat time.Dur
 	for _, p := range batch {
 		_ = p.msg.Ack()
 	}
-	rowsInserted.Add(float64(len(batch)))
-	return batch[:0]
+	rowsInserted.Add(float64(len(events)))
+	return nil
 }
 
 // retry runs op until it succeeds or ctx ends, backing off and reporting
@@ -271,7 +314,7 @@ func (s *Service) shutdown(batch []pending, buffered <-chan jetstream.Msg) {
 			for _, p := range batch {
 				_ = p.msg.Ack()
 			}
-			rowsInserted.Add(float64(len(batch)))
+			rowsInserted.Add(float64(eventCount(batch)))
 			batch = nil
 		}
 	}
@@ -294,9 +337,9 @@ func (s *Service) shutdown(batch []pending, buffered <-chan jetstream.Msg) {
 }
 
 func eventsOf(batch []pending) []activity.Event {
-	out := make([]activity.Event, len(batch))
-	for i, p := range batch {
-		out[i] = p.event
+	out := make([]activity.Event, 0, eventCount(batch))
+	for _, p := range batch {
+		out = append(out, p.events...)
 	}
 	return out
 }

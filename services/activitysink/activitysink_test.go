@@ -119,10 +119,8 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		select {
-		case <-ns.JS.PublishAsyncComplete():
-		case <-ctx.Done():
-			t.Fatal("publish did not complete")
+		if err := pub.Flush(ctx); err != nil {
+			t.Fatalf("publish did not complete: %v", err)
 		}
 	}
 	// Before the first sink has applied the schema the table is missing:
