@@ -23,6 +23,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/services/activitysink"
+	"github.com/ledgersync/ledgersync/services/sim"
 )
 
 // runConfig is the process-wide configuration of `syncd run`.
@@ -45,12 +46,13 @@ type runConfig struct {
 	Log  logging.Config
 	NATS config.NATS `env:", prefix=NATS_"`
 
-	embedded bool
+	embedded  bool
+	needsNATS bool // a selected target talks to NATS
 }
 
 func (c *runConfig) Validate() []config.Problem {
 	var p []config.Problem
-	if !c.embedded && c.NATS.URL == "" {
+	if c.needsNATS && !c.embedded && c.NATS.URL == "" {
 		p = append(p, config.Problem{Variable: "NATS_URL", Reason: "required when the targets run without embedded NATS (anything but -target=all)"})
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -68,6 +70,7 @@ type app struct {
 	run          runConfig
 	clickhouse   clickhouseBlock
 	activitySink activitysink.Config
+	sim          sim.Config
 
 	embedded     bool
 	logger       *slog.Logger
@@ -88,6 +91,9 @@ func loadApp(ctx context.Context, targets string, lookuper envconfig.Lookuper) (
 	}
 	a := &app{embedded: embedded, readiness: map[string]func(context.Context) error{}}
 	a.run.embedded = embedded
+	for _, m := range order {
+		a.run.needsNATS = a.run.needsNATS || m.name == "nats"
+	}
 	cfgs := []any{&a.run}
 	for _, m := range order {
 		if m.configs != nil {

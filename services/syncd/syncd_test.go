@@ -241,3 +241,74 @@ func TestStreamsEnsureTwiceChangesNothing(t *testing.T) {
 		t.Fatalf("export has %d streams, %d consumers, %d buckets", len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"]))
 	}
 }
+
+func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
+	hsAddr, qboAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	p := startSyncd(t, "sim", map[string]string{
+		"SIM_SEED":             "demo",
+		"SIM_HUBSPOT_ADDR":     hsAddr,
+		"SIM_QBO_ADDR":         qboAddr,
+		"SIM_HUBSPOT_THROTTLE": "off",
+		"SIM_QBO_THROTTLE":     "off",
+	})
+	waitFor(t, 20*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
+
+	// HubSpot: the private-app token lists demo contacts.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+hsAddr+"/crm/v3/objects/contacts?limit=5", nil)
+	req.Header.Set("Authorization", "Bearer sim-token")
+	var contacts struct {
+		Results []struct {
+			ID string `json:"id"`
+		} `json:"results"`
+	}
+	waitFor(t, 10*time.Second, "hubspot simulator", func() bool {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&contacts) == nil
+	})
+	if len(contacts.Results) != 5 {
+		t.Fatalf("%d demo contacts on the first page, want 5", len(contacts.Results))
+	}
+
+	// QBO: the seeded refresh token buys an access token that reads customers.
+	form := strings.NewReader("grant_type=refresh_token&refresh_token=sim-refresh")
+	treq, _ := http.NewRequest(http.MethodPost, "http://"+qboAddr+"/oauth2/v1/tokens/bearer", form)
+	treq.SetBasicAuth("sim-client", "sim-secret")
+	treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	treq.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(treq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("token endpoint answered %d", resp.StatusCode)
+	}
+	qreq, _ := http.NewRequest(http.MethodGet, "http://"+qboAddr+"/v3/company/9130350000000001/query?query="+
+		strings.ReplaceAll("select count(*) from Customer", " ", "%20")+"&minorversion=75", nil)
+	qreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	qreq.Header.Set("Accept", "application/json")
+	resp, err = http.DefaultClient.Do(qreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var count struct {
+		QueryResponse struct {
+			TotalCount int `json:"totalCount"`
+		} `json:"QueryResponse"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&count); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("query answered %d: %v", resp.StatusCode, err)
+	}
+	if count.QueryResponse.TotalCount < 10 {
+		t.Fatalf("demo company has %d active customers", count.QueryResponse.TotalCount)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/services/activitysink"
+	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -65,6 +66,15 @@ var modules = []module{
 		deps:        []string{"nats", "streams", "clickhouse"},
 		configs:     func(a *app) []any { return []any{&a.activitySink} },
 		init:        initActivitySink,
+	},
+	{
+		name:        "sim",
+		description: "local HubSpot and QuickBooks Online simulators (SIM_SEED=demo for demo data)",
+		public:      true,
+		configs:     func(a *app) []any { return []any{&a.sim} },
+		init: func(_ context.Context, a *app) (service, error) {
+			return sim.New(a.sim, a.logger)
+		},
 	},
 }
 
