@@ -1,0 +1,173 @@
+// Package mapping turns a record of one side into the fields of the other:
+// field mappings with type checks (P5), the display-name rule (P11), and the
+// hash of mapped fields the writer stores to recognise its own echoes (P18).
+// Pure functions, no I/O.
+package mapping
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+)
+
+// Values is one side's record reduced to mapped fields: HubSpot property
+// names, or QBO field paths such as "PrimaryEmailAddr.Address".
+type Values map[string]string
+
+// CodeMappingType is the failure category of a value that does not fit its
+// mapping's type.
+const CodeMappingType syncerr.Code = "MAPPING_TYPE"
+
+// Apply maps from one side to the other. toQBO picks the direction. Only
+// enabled mappings apply. A value that does not fit the mapping's type is a
+// permanent error naming the field: it is not silently dropped.
+func Apply(mappings []connection.Mapping, src Values, toQBO bool) (Values, error) {
+	out := Values{}
+	var errs []error
+	for _, m := range mappings {
+		if !m.Enabled {
+			continue
+		}
+		from, to := m.QBO, m.HubSpot
+		if toQBO {
+			from, to = m.HubSpot, m.QBO
+		}
+		v, ok := src[from]
+		if !ok {
+			continue
+		}
+		norm, err := Normalize(m.Type, v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s -> %s: %w", from, to, err))
+			continue
+		}
+		out[to] = norm
+	}
+	if len(errs) > 0 {
+		return out, syncerr.Permanent(CodeMappingType, errors.Join(errs...))
+	}
+	return out, nil
+}
+
+// Normalize checks v against a mapping type and returns its canonical form,
+// so equal values hash equally on both sides ("12.50" and "12.5").
+func Normalize(typ, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	switch typ {
+	case "", "string", "enum":
+		return v, nil
+	case "number":
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return "", fmt.Errorf("%q is not a number", v)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case "bool":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not true or false", v)
+		}
+		return strconv.FormatBool(b), nil
+	case "date":
+		// QBO dates are YYYY-MM-DD; HubSpot date properties are midnight UTC
+		// in epoch milliseconds or the same YYYY-MM-DD.
+		if t, err := time.Parse("2006-01-02", v); err == nil {
+			return t.Format("2006-01-02"), nil
+		}
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC().Format("2006-01-02"), nil
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.UTC().Format("2006-01-02"), nil
+		}
+		return "", fmt.Errorf("%q is not a date", v)
+	}
+	return "", fmt.Errorf("unknown mapping type %q", typ)
+}
+
+// CheckTypes reports mappings whose types disagree with what the two sides
+// declare (the setup page's type checks for custom mappings). hubspotTypes
+// and qboTypes map a field to its type as the properties API / QBO schema
+// say.
+func CheckTypes(mappings []connection.Mapping, hubspotTypes, qboTypes map[string]string) error {
+	var errs []error
+	for i, m := range mappings {
+		if m.Default {
+			continue
+		}
+		ht, hok := hubspotTypes[m.HubSpot]
+		qt, qok := qboTypes[m.QBO]
+		switch {
+		case !hok:
+			errs = append(errs, fmt.Errorf("mapping %d: HubSpot has no property %q", i+1, m.HubSpot))
+		case !qok:
+			errs = append(errs, fmt.Errorf("mapping %d: QBO has no field %q", i+1, m.QBO))
+		case !compatible(ht, qt) || !compatible(m.Type, ht):
+			errs = append(errs, fmt.Errorf("mapping %d: %s (%s) and %s (%s) do not fit as %s", i+1, m.HubSpot, ht, m.QBO, qt, m.Type))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func compatible(a, b string) bool {
+	norm := func(t string) string {
+		if t == "enum" {
+			return "string"
+		}
+		return t
+	}
+	// Anything can land in a string field; the other way needs the same type.
+	return norm(a) == norm(b) || norm(b) == "string"
+}
+
+// Hash is a stable digest of mapped values: the writer stores it with the
+// link, and an incoming change whose mapped values hash the same is our own
+// write coming back (P18).
+func Hash(v Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x1f%s\x1e", k, v[k])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// CustomerDisplayName applies P11 to a contact going to QBO: the primary
+// company's name when the rule is on and there is one, else first and last
+// name, else the email. QBO refuses ':' tab and newline in display names,
+// and more than 500 characters.
+func CustomerDisplayName(first, last, company, email string, fromCompany bool) (string, error) {
+	name := ""
+	switch {
+	case fromCompany && strings.TrimSpace(company) != "":
+		name = company
+	case strings.TrimSpace(first+last) != "":
+		name = strings.TrimSpace(strings.TrimSpace(first) + " " + strings.TrimSpace(last))
+	default:
+		name = email
+	}
+	name = strings.Join(strings.Fields(strings.NewReplacer(":", " ", "\t", " ", "\n", " ", "\r", " ").Replace(name)), " ")
+	if name == "" {
+		return "", syncerr.Permanentf(syncerr.CodeValidation, "the contact has no company, name or email to make a QBO display name from")
+	}
+	if len([]rune(name)) > 500 {
+		name = string([]rune(name)[:500])
+	}
+	return name, nil
+}

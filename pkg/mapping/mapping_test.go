@@ -1,0 +1,107 @@
+package mapping
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+)
+
+func TestApplyBothWaysWithDefaultsAndSwitchedOff(t *testing.T) {
+	maps := connection.DefaultContactMappings()
+	for i := range maps {
+		if maps[i].HubSpot == "phone" {
+			maps[i].Enabled = false
+		}
+	}
+	hs := Values{"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace", "phone": "555-0100", "company": "Analytical AS", "hs_object_id": "101"}
+	toQBO, err := Apply(maps, hs, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Values{"PrimaryEmailAddr.Address": "ada@example.com", "GivenName": "Ada", "FamilyName": "Lovelace", "CompanyName": "Analytical AS"}
+	if len(toQBO) != len(want) {
+		t.Fatalf("got %v, want %v", toQBO, want)
+	}
+	for k, v := range want {
+		if toQBO[k] != v {
+			t.Errorf("%s = %q, want %q", k, toQBO[k], v)
+		}
+	}
+	back, err := Apply(maps, toQBO, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back["email"] != "ada@example.com" || back["company"] != "Analytical AS" || back["phone"] != "" {
+		t.Fatalf("round trip: %v", back)
+	}
+	// Hashes cover field names; the echo of a write (mapped again the same
+	// way) hashes like the write itself.
+	if Hash(back) == Hash(toQBO) {
+		t.Fatal("hash ignores field names")
+	}
+	again, _ := Apply(maps, back, true)
+	if Hash(again) != Hash(toQBO) {
+		t.Fatal("hash of an echo differs from the original write")
+	}
+}
+
+func TestTypedCustomMappings(t *testing.T) {
+	maps := []connection.Mapping{
+		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},
+		{HubSpot: "customer_since", QBO: "OpenBalanceDate", Type: "date", Enabled: true},
+		{HubSpot: "taxable", QBO: "Taxable", Type: "bool", Enabled: true},
+	}
+	got, err := Apply(maps, Values{"credit_limit": "1500.50", "customer_since": "1764201600000", "taxable": "TRUE"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["CreditLimit"] != "1500.5" || got["OpenBalanceDate"] != "2025-11-27" || got["Taxable"] != "true" {
+		t.Fatalf("%v", got)
+	}
+	_, err = Apply(maps, Values{"credit_limit": "lots", "taxable": "maybe"}, true)
+	if syncerr.CodeOf(err) != CodeMappingType || syncerr.IsRetryable(err) {
+		t.Fatalf("bad values: %v", err)
+	}
+	for _, want := range []string{`credit_limit -> CreditLimit: "lots" is not a number`, `taxable -> Taxable: "maybe" is not true or false`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+func TestCheckTypes(t *testing.T) {
+	maps := []connection.Mapping{
+		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},
+		{HubSpot: "notes_text", QBO: "CreditLimit", Type: "number", Enabled: true},
+		{HubSpot: "nope", QBO: "Notes", Type: "string", Enabled: true},
+	}
+	err := CheckTypes(maps, map[string]string{"credit_limit": "number", "notes_text": "string"}, map[string]string{"CreditLimit": "number", "Notes": "string"})
+	if err == nil || !strings.Contains(err.Error(), "mapping 2: notes_text (string) and CreditLimit (number)") || !strings.Contains(err.Error(), `HubSpot has no property "nope"`) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestCustomerDisplayName(t *testing.T) {
+	cases := []struct {
+		first, last, company, email string
+		fromCompany                 bool
+		want                        string
+	}{
+		{"Ada", "Lovelace", "Analytical AS", "a@x", true, "Analytical AS"},
+		{"Ada", "Lovelace", "Analytical AS", "a@x", false, "Ada Lovelace"},
+		{"Ada", "Lovelace", "", "a@x", true, "Ada Lovelace"},
+		{"", "", "", "a@x.com", true, "a@x.com"},
+		{"Ada", "", "Acme: Nordic\tAS", "", true, "Acme Nordic AS"},
+	}
+	for _, c := range cases {
+		got, err := CustomerDisplayName(c.first, c.last, c.company, c.email, c.fromCompany)
+		if err != nil || got != c.want {
+			t.Errorf("%+v: got %q, %v", c, got, err)
+		}
+	}
+	if _, err := CustomerDisplayName("", "", "", "", true); syncerr.CodeOf(err) != syncerr.CodeValidation {
+		t.Fatalf("empty: %v", err)
+	}
+}
