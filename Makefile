@@ -40,7 +40,9 @@ fuzz:
 # embedded, the local ClickHouse, the HubSpot and QBO simulators with demo data.
 run: build
 	@$(CLICKHOUSE) start
-	SIM_SEED=$${SIM_SEED:-demo} ./$(BIN) run -target=$${SYNC_TARGETS:-all,sim}
+	@. deploy/local/demo.env; \
+	echo "admin API: http://127.0.0.1:8080/api/connections  (Authorization: Bearer $$SYNC_ADMIN_TOKEN)"; \
+	exec ./$(BIN) run -target=$${SYNC_TARGETS:-all,sim}
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

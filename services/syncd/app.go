@@ -23,6 +23,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/services/activitysink"
+	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/sim"
 )
 
@@ -71,6 +72,7 @@ type app struct {
 	clickhouse   clickhouseBlock
 	activitySink activitysink.Config
 	sim          sim.Config
+	api          api.Config
 
 	embedded     bool
 	logger       *slog.Logger
@@ -80,7 +82,8 @@ type app struct {
 	store        *activity.Store
 	readiness    map[string]func(context.Context) error
 	closers      []func() error
-	started      atomic.Bool // every module initialised
+	started      atomic.Bool    // every module initialised
+	mux          *http.ServeMux // probes, metrics and the routes modules add
 }
 
 // loadApp resolves the targets and loads every configuration they need.
@@ -89,7 +92,7 @@ func loadApp(ctx context.Context, targets string, lookuper envconfig.Lookuper) (
 	if err != nil {
 		return nil, nil, err
 	}
-	a := &app{embedded: embedded, readiness: map[string]func(context.Context) error{}}
+	a := &app{embedded: embedded, readiness: map[string]func(context.Context) error{}, mux: http.NewServeMux()}
 	a.run.embedded = embedded
 	for _, m := range order {
 		a.run.needsNATS = a.run.needsNATS || m.name == "nats"
@@ -179,9 +182,10 @@ func (a *app) close() {
 	}
 }
 
-// httpHandler serves the probes and metrics.
+// httpHandler serves the probes and metrics, and the routes modules add
+// while they start.
 func (a *app) httpHandler() http.Handler {
-	mux := http.NewServeMux()
+	mux := a.mux
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -139,6 +139,8 @@ func TestAllInOneCarriesActivityIntoClickHouse(t *testing.T) {
 		"CLICKHOUSE_ADDR":             ch.Addr,
 		"CLICKHOUSE_DATABASE":         ch.Database,
 		"ACTIVITYSINK_FLUSH_INTERVAL": "100ms",
+		"SYNC_ADMIN_TOKEN":            "test-admin-token-0123456789",
+		"SYNC_TOKEN_KEY":              "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 	})
 	waitFor(t, 30*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
 

@@ -12,8 +12,11 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/natsconn"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
+	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -66,6 +69,15 @@ var modules = []module{
 		deps:        []string{"nats", "streams", "clickhouse"},
 		configs:     func(a *app) []any { return []any{&a.activitySink} },
 		init:        initActivitySink,
+	},
+	{
+		name:        "api",
+		description: "admin HTTP API under /api/ (connections, OAuth connect flows, health)",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams"},
+		configs:     func(a *app) []any { return []any{&a.api} },
+		init:        initAPI,
 	},
 	{
 		name:        "sim",
@@ -245,4 +257,21 @@ func initActivitySink(_ context.Context, a *app) (service, error) {
 // clickhouseBlock gives the shared block its CLICKHOUSE_ prefix.
 type clickhouseBlock struct {
 	ClickHouse config.ClickHouse `env:", prefix=CLICKHOUSE_"`
+}
+
+func initAPI(ctx context.Context, a *app) (service, error) {
+	connKV, err := a.js.KeyValue(ctx, streams.BucketConnections)
+	if err != nil {
+		return nil, fmt.Errorf("connections bucket: %w", err)
+	}
+	tokenKV, err := a.js.KeyValue(ctx, streams.BucketTokens)
+	if err != nil {
+		return nil, fmt.Errorf("tokens bucket: %w", err)
+	}
+	crypt, err := tokens.NewCrypter(a.api.Keys)
+	if err != nil {
+		return nil, err
+	}
+	api.New(a.api, connection.NewStore(connKV), tokens.NewStore(tokenKV, crypt), a.logger, nil).Routes(a.mux)
+	return nil, nil
 }

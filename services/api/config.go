@@ -1,0 +1,73 @@
+// Package api is the admin HTTP API of the `api` target (JSON under /api/):
+// connections and their per-object settings, connecting QBO through OAuth
+// (redirect out, callback in) and HubSpot through OAuth or a private-app
+// token, and each connection's credential health. The web app drives it.
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
+)
+
+// Config of the api target.
+type Config struct {
+	// AdminToken authenticates API calls (Authorization: Bearer <token>).
+	AdminToken config.Secret `env:"SYNC_ADMIN_TOKEN, required"`
+	// PublicURL is where browsers reach this service; OAuth redirect URIs
+	// are built from it and must be registered with the apps.
+	PublicURL string           `env:"SYNC_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	Keys      tokens.KeyConfig // SYNC_TOKEN_KEY, SYNC_TOKEN_KEY_PREVIOUS
+	QBO       QBOApp           `env:", prefix=QBO_"`
+	HubSpot   HubSpotApp       `env:", prefix=HUBSPOT_"`
+}
+
+// QBOApp is the Intuit app ledgersync connects companies through.
+type QBOApp struct {
+	ClientID     string        `env:"CLIENT_ID"`
+	ClientSecret config.Secret `env:"CLIENT_SECRET"`
+	AuthURL      string        `env:"AUTH_URL, default=https://appcenter.intuit.com/connect/oauth2"`
+	TokenURL     string        `env:"TOKEN_URL, default=https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"`
+	APIURL       string        `env:"API_URL, default=https://quickbooks.api.intuit.com"`
+}
+
+// HubSpotApp is the HubSpot public app used for OAuth connections.
+type HubSpotApp struct {
+	ClientID     string        `env:"CLIENT_ID"`
+	ClientSecret config.Secret `env:"CLIENT_SECRET"`
+	AuthURL      string        `env:"AUTH_URL, default=https://app.hubspot.com/oauth/authorize"`
+	TokenURL     string        `env:"TOKEN_URL, default=https://api.hubapi.com/oauth/v1/token"`
+	APIURL       string        `env:"API_URL, default=https://api.hubapi.com"`
+	Scopes       string        `env:"SCOPES, default=oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.deals.read crm.objects.line_items.read crm.objects.line_items.write crm.schemas.contacts.read e-commerce"`
+}
+
+// Validate names every bad variable.
+func (c *Config) Validate() []config.Problem {
+	var p []config.Problem
+	if c.AdminToken.IsSet() && len(c.AdminToken.Reveal()) < 16 {
+		p = append(p, config.Problem{Variable: "SYNC_ADMIN_TOKEN", Reason: "must be at least 16 characters"})
+	}
+	for _, u := range []struct{ name, val string }{
+		{"SYNC_PUBLIC_URL", c.PublicURL}, {"QBO_AUTH_URL", c.QBO.AuthURL}, {"QBO_TOKEN_URL", c.QBO.TokenURL},
+		{"QBO_API_URL", c.QBO.APIURL}, {"HUBSPOT_AUTH_URL", c.HubSpot.AuthURL}, {"HUBSPOT_TOKEN_URL", c.HubSpot.TokenURL},
+		{"HUBSPOT_API_URL", c.HubSpot.APIURL},
+	} {
+		if pu, err := url.Parse(u.val); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			p = append(p, config.Problem{Variable: u.name, Reason: fmt.Sprintf("%q is not an absolute http(s) URL", u.val)})
+		}
+	}
+	if (c.QBO.ClientID == "") != !c.QBO.ClientSecret.IsSet() {
+		p = append(p, config.Problem{Variable: "QBO_CLIENT_SECRET", Reason: "QBO_CLIENT_ID and QBO_CLIENT_SECRET go together"})
+	}
+	if (c.HubSpot.ClientID == "") != !c.HubSpot.ClientSecret.IsSet() {
+		p = append(p, config.Problem{Variable: "HUBSPOT_CLIENT_SECRET", Reason: "HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET go together"})
+	}
+	return p
+}
+
+func (c Config) callbackURL(system string) string {
+	return strings.TrimRight(c.PublicURL, "/") + "/api/oauth/" + system + "/callback"
+}
