@@ -150,3 +150,50 @@ func TestEventValidationNamesTheProblem(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestRecordStatusFollowsTheStages(t *testing.T) {
+	st := openStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	ev := func(id, key, stage string, o activity.Outcome, at int) activity.Event {
+		e := activity.Event{EventID: id, Time: t0.Add(time.Duration(at) * time.Second), Connection: "c1", Object: "contact", RecordKey: key, Stage: stage, Outcome: o}
+		if o == activity.OutcomeFailed {
+			e.ErrorCode = "QBO_DUPLICATE_NAME"
+		}
+		return e
+	}
+	events := []activity.Event{
+		ev("a1", "hubspot:1", "transformer", activity.OutcomeSuccess, 1), // on its way
+		ev("b1", "hubspot:2", "transformer", activity.OutcomeSuccess, 1),
+		ev("b2", "hubspot:2", "resolver", activity.OutcomeSuccess, 2),
+		ev("b3", "hubspot:2", "writer", activity.OutcomeSuccess, 3), // written
+		ev("c1", "hubspot:3", "resolver", activity.OutcomeSkippedEcho, 1),
+		ev("d1", "hubspot:4", "writer", activity.OutcomeFailed, 1),
+		ev("d2", "hubspot:4", "writer", activity.OutcomeRetrying, 0), // older than the failure
+		ev("e1", "qbo:5", "transformer", activity.OutcomeExcluded, 1),
+	}
+	if err := st.Insert(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"hubspot:1": "pending", "hubspot:2": "synced", "hubspot:3": "synced", "hubspot:4": "failing", "qbo:5": "excluded"}
+	rows, err := st.Conn().Query(ctx, "SELECT record_key, status FROM record_status FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var k, s string
+		if err := rows.Scan(&k, &s); err != nil {
+			t.Fatal(err)
+		}
+		got[k] = s
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("status %v, want %v", got, want)
+	}
+}

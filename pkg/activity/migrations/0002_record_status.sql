@@ -21,7 +21,9 @@ CREATE TABLE IF NOT EXISTS record_status
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (connection_id, object, record_key);
 
--- status: synced, failing, excluded or pending (in flight or retrying).
+-- status: synced (written by the writer, or nothing to write: not newer,
+-- unchanged, our own echo), failing, excluded (by a filter) or pending (on
+-- its way through the stages, or retrying).
 CREATE MATERIALIZED VIEW IF NOT EXISTS record_status_mv TO record_status AS
 SELECT
     connection_id,
@@ -29,9 +31,9 @@ SELECT
     record_key,
     hubspot_id,
     qbo_id,
-    multiIf(outcome IN ('success', 'skipped', 'skipped_echo'), 'synced',
-            outcome = 'failed', 'failing',
+    multiIf(outcome = 'failed', 'failing',
             outcome = 'excluded', 'excluded',
+            outcome IN ('skipped', 'skipped_echo') OR (outcome = 'success' AND stage = 'writer'), 'synced',
             'pending') AS status,
     outcome,
     stage,
