@@ -1,0 +1,253 @@
+package qbo
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limits are QBO's documented per-realm throttles (api-fidelity B10) and how
+// close to them a Budget runs.
+type Limits struct {
+	// PerMinute is the request limit per realm per minute (500).
+	PerMinute int
+	// PerSecond is the request limit per realm per second per app (10).
+	PerSecond int
+	// Concurrent is how many requests may be in flight at once (10).
+	Concurrent int
+	// BatchPerMinute is the limit of /batch calls per realm per minute (40).
+	BatchPerMinute int
+	// Headroom is the share of each rate the budget uses (0.95): network
+	// jitter between our clock and the server's must not turn an on-limit
+	// request into a 429.
+	Headroom float64
+	// Burst caps how many requests may go at once after an idle spell
+	// (default: half the per-second limit, so the server's bucket always
+	// keeps slack for requests that network or scheduling delays bunch
+	// together); per-minute buckets never start fuller than this, so a
+	// restarted process cannot overrun a window the previous one used.
+	Burst int
+	// BatchBurst is the same cap for batch calls (10).
+	BatchBurst int
+	// Backoff is the first pause after a 429 without Retry-After; it doubles
+	// on consecutive 429s up to MaxBackoff (Intuit advises 60 s).
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// DefaultLimits returns QBO's documented limits: 500 requests/min, 10/s,
+// 10 in flight, 40 batch calls/min per realm.
+func DefaultLimits() Limits {
+	return Limits{PerMinute: 500, PerSecond: 10, Concurrent: 10, BatchPerMinute: 40, Headroom: 0.95,
+		Backoff: 2 * time.Second, MaxBackoff: 60 * time.Second}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.PerMinute <= 0 {
+		l.PerMinute = d.PerMinute
+	}
+	if l.PerSecond <= 0 {
+		l.PerSecond = d.PerSecond
+	}
+	if l.Concurrent <= 0 {
+		l.Concurrent = d.Concurrent
+	}
+	if l.BatchPerMinute <= 0 {
+		l.BatchPerMinute = d.BatchPerMinute
+	}
+	if l.Headroom <= 0 || l.Headroom > 1 {
+		l.Headroom = d.Headroom
+	}
+	if l.Burst <= 0 {
+		l.Burst = max(1, l.PerSecond/2)
+	}
+	if l.BatchBurst <= 0 {
+		l.BatchBurst = min(10, l.BatchPerMinute)
+	}
+	if l.Backoff <= 0 {
+		l.Backoff = d.Backoff
+	}
+	if l.MaxBackoff < l.Backoff {
+		l.MaxBackoff = max(d.MaxBackoff, l.Backoff)
+	}
+	return l
+}
+
+// Budget is the request budget of one realm, shared by every client of that
+// realm in the process: token buckets for the per-second, per-minute and
+// batch limits, a semaphore for requests in flight, and a pause that every
+// caller honours after a 429.
+type Budget struct {
+	lim    Limits
+	now    func() time.Time
+	second *rate.Limiter
+	minute *rate.Limiter
+	batch  *rate.Limiter
+	sem    chan struct{}
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+	throttled   int // consecutive 429s
+}
+
+// NewBudget returns a budget enforcing l (zero fields take the defaults).
+func NewBudget(l Limits) *Budget {
+	l = l.withDefaults()
+	perSec := rate.Limit(float64(l.PerSecond) * l.Headroom)
+	perMin := rate.Limit(float64(l.PerMinute) * l.Headroom / 60)
+	batch := rate.Limit(float64(l.BatchPerMinute) * l.Headroom / 60)
+	return &Budget{
+		lim:    l,
+		now:    time.Now,
+		second: rate.NewLimiter(perSec, min(l.Burst, l.PerSecond)),
+		minute: rate.NewLimiter(perMin, min(l.Burst, l.PerMinute)),
+		batch:  rate.NewLimiter(batch, min(l.BatchBurst, l.BatchPerMinute)),
+		sem:    make(chan struct{}, l.Concurrent),
+	}
+}
+
+// Limits returns the limits the budget enforces.
+func (b *Budget) Limits() Limits { return b.lim }
+
+// Acquire waits until a request (a batch call when isBatch) may be sent
+// without going over any limit, then holds one in-flight slot until release
+// is called (after the response body was read).
+func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err error) {
+	if err := b.waitPause(ctx); err != nil {
+		return nil, err
+	}
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	releaseSlot := func() { <-b.sem }
+	for {
+		now := b.now()
+		rs := []*rate.Reservation{b.second.ReserveN(now, 1), b.minute.ReserveN(now, 1)}
+		if isBatch {
+			rs = append(rs, b.batch.ReserveN(now, 1))
+		}
+		var wait time.Duration
+		for _, r := range rs {
+			wait = max(wait, r.DelayFrom(now))
+		}
+		if wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
+				for _, r := range rs {
+					r.CancelAt(b.now())
+				}
+				releaseSlot()
+				return nil, err
+			}
+		}
+		// A 429 seen while we waited pauses everyone, us included; the
+		// tokens we reserved are spent, which only makes us slower.
+		if d := b.pauseLeft(); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				releaseSlot()
+				return nil, err
+			}
+			continue
+		}
+		var once sync.Once
+		return func() { once.Do(releaseSlot) }, nil
+	}
+}
+
+func (b *Budget) pauseLeft() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pausedUntil.Sub(b.now())
+}
+
+func (b *Budget) waitPause(ctx context.Context) error {
+	for {
+		d := b.pauseLeft()
+		if d <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+}
+
+// Throttled records a 429: every caller of the realm pauses for retryAfter,
+// or for a backoff that doubles with each consecutive 429 when the server
+// gave none. It returns the pause applied.
+func (b *Budget) Throttled(retryAfter time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d := retryAfter
+	if d <= 0 {
+		d = b.lim.Backoff << min(b.throttled, 16)
+		if d > b.lim.MaxBackoff || d <= 0 {
+			d = b.lim.MaxBackoff
+		}
+	}
+	b.throttled++
+	if until := b.now().Add(d); until.After(b.pausedUntil) {
+		b.pausedUntil = until
+	}
+	return d
+}
+
+// Succeeded resets the consecutive-429 backoff.
+func (b *Budget) Succeeded() {
+	b.mu.Lock()
+	b.throttled = 0
+	b.mu.Unlock()
+}
+
+// PausedUntil reports until when callers are paused after a 429.
+func (b *Budget) PausedUntil() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pausedUntil
+}
+
+// Registry hands out one Budget per realm id.
+type Registry struct {
+	mu      sync.Mutex
+	limits  Limits
+	budgets map[string]*Budget
+}
+
+// NewRegistry returns a registry whose budgets enforce l.
+func NewRegistry(l Limits) *Registry {
+	return &Registry{limits: l, budgets: map[string]*Budget{}}
+}
+
+// For returns the realm's budget, creating it on first use.
+func (r *Registry) For(realmID string) *Budget {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b, ok := r.budgets[realmID]
+	if !ok {
+		b = NewBudget(r.limits)
+		r.budgets[realmID] = b
+	}
+	return b
+}
+
+// Budgets is the process-wide registry clients use unless WithBudget says
+// otherwise, so every client of a realm shares one budget.
+var Budgets = NewRegistry(DefaultLimits())
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
