@@ -197,3 +197,24 @@ func TestRecordStatusFollowsTheStages(t *testing.T) {
 		t.Fatalf("status %v, want %v", got, want)
 	}
 }
+
+func TestReEmittedEventWithALaterTimeCollapses(t *testing.T) {
+	st := openStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := activity.Event{EventID: "same", Time: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC), Connection: "c1", Object: "contact", RecordKey: "hubspot:1", Stage: "transformer", Outcome: activity.OutcomeSuccess}
+	again := e
+	again.Time = e.Time.Add(40 * time.Second) // the redelivered message was handled later
+	for _, batch := range [][]activity.Event{{e}, {again}} {
+		if err := st.Insert(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n uint64
+	if err := st.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d rows (%v), want 1", n, err)
+	}
+}

@@ -83,6 +83,12 @@ type Connection struct {
 // Object returns the settings of o (zero, disabled, when absent).
 func (c Connection) Object(o streams.Object) ObjectSettings { return c.Objects[o] }
 
+// HubSpot authentication kinds.
+const (
+	AuthOAuth      = "oauth"
+	AuthPrivateApp = "private_app"
+)
+
 // Options of the contact sync.
 const (
 	OptionDisplayNameFromCompany = "display_name_from_company" // "true" (default) or "false"
@@ -163,11 +169,9 @@ func (c Connection) Validate() error {
 	if !streams.ValidToken(c.ID) {
 		errs = append(errs, fmt.Errorf("id %q: use 1-64 letters, digits, '-' or '_'", c.ID))
 	}
-	if c.HubSpot.PortalID == "" {
-		errs = append(errs, errors.New("hubspot.portal_id is empty"))
-	}
-	if c.QBO.RealmID == "" {
-		errs = append(errs, errors.New("qbo.realm_id is empty"))
+	// Portal and realm may be empty until the OAuth flows fill them in.
+	if c.HubSpot.Auth != "" && c.HubSpot.Auth != AuthOAuth && c.HubSpot.Auth != AuthPrivateApp {
+		errs = append(errs, fmt.Errorf("hubspot.auth %q is not oauth or private_app", c.HubSpot.Auth))
 	}
 	for object, s := range c.Objects {
 		if err := s.validate(object); err != nil {

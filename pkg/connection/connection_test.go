@@ -58,7 +58,7 @@ func TestRecommendedDefaultsFollowP6(t *testing.T) {
 
 func TestValidateNamesEveryProblem(t *testing.T) {
 	c := recommended("bad id!")
-	c.QBO.RealmID = ""
+	c.HubSpot.Auth = "password"
 	contact := c.Objects[streams.ObjectContact]
 	contact.Direction = "sideways"
 	contact.Mappings = append(contact.Mappings, connection.Mapping{HubSpot: "email", QBO: "Notes", Enabled: true})
@@ -70,7 +70,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, want := range []string{`id "bad id!"`, "qbo.realm_id is empty", `contact: direction "sideways"`, "HubSpot property email is mapped twice", "payments only sync from QBO to HubSpot"} {
+	for _, want := range []string{`id "bad id!"`, `hubspot.auth "password"`, `contact: direction "sideways"`, "HubSpot property email is mapped twice", "payments only sync from QBO to HubSpot"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}

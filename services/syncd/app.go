@@ -21,10 +21,12 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/sim"
+	"github.com/ledgersync/ledgersync/services/transformer"
 )
 
 // runConfig is the process-wide configuration of `syncd run`.
@@ -73,6 +75,7 @@ type app struct {
 	activitySink activitysink.Config
 	sim          sim.Config
 	api          api.Config
+	transformer  transformer.Config
 
 	embedded     bool
 	logger       *slog.Logger
@@ -80,6 +83,7 @@ type app struct {
 	nc           *nats.Conn
 	js           jetstream.JetStream
 	store        *activity.Store
+	conns        *connection.Cache
 	readiness    map[string]func(context.Context) error
 	closers      []func() error
 	started      atomic.Bool    // every module initialised

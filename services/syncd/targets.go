@@ -18,6 +18,7 @@ import (
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/sim"
+	"github.com/ledgersync/ledgersync/services/transformer"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -69,6 +70,23 @@ var modules = []module{
 		deps:        []string{"nats", "streams", "clickhouse"},
 		configs:     func(a *app) []any { return []any{&a.activitySink} },
 		init:        initActivitySink,
+	},
+	{
+		name:        "connections",
+		description: "connection settings, kept current by a watch on the connections bucket",
+		deps:        []string{"nats", "streams"},
+		init:        initConnections,
+	},
+	{
+		name:        "transformer",
+		description: "filters, field mappings and record rules between ingestor and resolver",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams", "connections"},
+		configs:     func(a *app) []any { return []any{&a.transformer} },
+		init: func(ctx context.Context, a *app) (service, error) {
+			return transformer.New(ctx, a.transformer, a.js, a.conns, a.logger)
+		},
 	},
 	{
 		name:        "api",
@@ -273,5 +291,19 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	api.New(a.api, connection.NewStore(connKV), tokens.NewStore(tokenKV, crypt), a.logger, nil).Routes(a.mux)
+	return nil, nil
+}
+
+// initConnections starts the watch; it lives as long as the process.
+func initConnections(_ context.Context, a *app) (service, error) {
+	kv, err := a.js.KeyValue(context.Background(), streams.BucketConnections)
+	if err != nil {
+		return nil, fmt.Errorf("connections bucket: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.closers = append(a.closers, func() error { cancel(); return nil })
+	if a.conns, err = connection.Watch(ctx, kv, a.logger); err != nil {
+		return nil, err
+	}
 	return nil, nil
 }

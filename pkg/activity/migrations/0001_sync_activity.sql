@@ -1,7 +1,10 @@
--- One row per activity event. The sink delivers at least once; rows with the
--- same sorting key (which ends in event_id) collapse in background merges and
--- at once under FINAL, so queries that must count exactly use FINAL or
--- uniqExact(event_id).
+-- One row per activity event. The sink delivers at least once, and a stage
+-- that handles a redelivered message emits its event again (same event_id,
+-- later ts); rows with the same sorting key, which ends in event_id and not
+-- in ts for that reason, collapse in background merges and at once under
+-- FINAL, so queries that must count exactly use FINAL or
+-- uniqExact(event_id). One record's timeline is a narrow key range, sorted
+-- by ts after reading.
 CREATE TABLE IF NOT EXISTS sync_activity
 (
     event_id      String,
@@ -31,4 +34,4 @@ CREATE TABLE IF NOT EXISTS sync_activity
 )
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(ts)
-ORDER BY (connection_id, object, record_key, ts, event_id)
+ORDER BY (connection_id, object, record_key, event_id)

@@ -1,0 +1,80 @@
+package connection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cache keeps every connection in memory, current through a watch on the
+// bucket, so stages read settings without a KV round trip per message and
+// see edits within moments (P8: turning a sync off stops it at once).
+type Cache struct {
+	mu    sync.RWMutex
+	conns map[string]Connection
+	ready chan struct{}
+}
+
+// Watch starts a cache on the connections bucket; it fills before Watch
+// returns and follows changes until ctx ends.
+func Watch(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) (*Cache, error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch connections: %w", err)
+	}
+	c := &Cache{conns: map[string]Connection{}, ready: make(chan struct{})}
+	go func() {
+		defer w.Stop()
+		initial := true
+		for e := range w.Updates() {
+			if e == nil { // end of the initial values
+				if initial {
+					initial = false
+					close(c.ready)
+				}
+				continue
+			}
+			c.apply(e, logger)
+		}
+	}()
+	select {
+	case <-c.ready:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *Cache) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(c.conns, e.Key())
+		return
+	}
+	var conn Connection
+	if err := json.Unmarshal(e.Value(), &conn); err != nil {
+		logger.Error("unreadable connection in the bucket; keeping the previous version", "connection", e.Key(), "err", err)
+		return
+	}
+	c.conns[e.Key()] = conn
+}
+
+// ErrUnknown is returned for a connection the cache does not hold.
+var ErrUnknown = errors.New("unknown connection")
+
+// Get returns the current settings of a connection.
+func (c *Cache) Get(id string) (Connection, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	conn, ok := c.conns[id]
+	if !ok {
+		return Connection{}, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	return conn, nil
+}

@@ -1,0 +1,61 @@
+// Package record holds the payloads the stages pass in envelopes: the full
+// source record the ingestor fetched, and the record the transformer mapped
+// for the other side.
+package record
+
+import (
+	"strings"
+
+	"github.com/ledgersync/ledgersync/pkg/filter"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Ingested is the payload of sync.<conn>.<object>.ingested.<source>.
+type Ingested struct {
+	// Fields are HubSpot properties as HubSpot sends them, or QBO fields
+	// flattened to paths ("PrimaryEmailAddr.Address", "MetaData.CreateTime").
+	Fields map[string]string `json:"fields"`
+	// Related holds values of associated records the rules need:
+	// "company.name" (the contact's primary company, P11),
+	// "invoices.hs_invoice_status" (one value per invoice, P6 filters).
+	Related map[string][]string `json:"related,omitempty"`
+	// Deleted marks a record deleted or archived at the source.
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+// FilterFields is the record as the sync filters see it.
+func (in Ingested) FilterFields() filter.Fields {
+	f := make(filter.Fields, len(in.Fields)+len(in.Related))
+	for k, v := range in.Fields {
+		f[k] = []string{v}
+	}
+	for k, v := range in.Related {
+		f[k] = v
+	}
+	return f
+}
+
+// First returns the first related value of key, or "".
+func (in Ingested) First(key string) string {
+	if v := in.Related[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Transformed is the payload of sync.<conn>.<object>.transformed.<source>.
+type Transformed struct {
+	Target streams.System `json:"target"`
+	// Fields are in the target's terms: QBO field paths or HubSpot properties.
+	Fields map[string]string `json:"fields"`
+	// MatchKey finds the record on the other side at first sight (contacts:
+	// the lowercased email, P11; products: the SKU, P9).
+	MatchKey string `json:"match_key,omitempty"`
+	// Hash of Fields: equal to the hash stored with the link means this is
+	// our own write coming back (P18).
+	Hash    string `json:"hash"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// NormalizeEmail is the match key form of an email address.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

@@ -1,0 +1,130 @@
+package transformer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Config of the transformer target.
+type Config struct {
+	// Workers handle messages concurrently in one process.
+	Workers int `env:"TRANSFORMER_WORKERS, default=8"`
+	// MaxAttempts before a transient failure is dead-lettered.
+	MaxAttempts int `env:"TRANSFORMER_MAX_ATTEMPTS, default=8"`
+}
+
+// Stage names the transformer in activity rows and dead letters.
+const Stage = "transformer"
+
+// CodeConnectionUnknown: a message for a connection this process does not
+// know (deleted, or created a moment ago and not seen yet: retried).
+const CodeConnectionUnknown syncerr.Code = "CONNECTION_UNKNOWN"
+
+// Service runs the transformer stage.
+type Service struct {
+	runner *pipeline.Runner
+}
+
+// New builds the stage on the durable transformer consumer.
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, logger *slog.Logger) (*Service, error) {
+	h := &handler{conns: conns, activity: activity.NewPublisher(js), now: time.Now}
+	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamIngested, Consumer: streams.ConsumerTransformer,
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{runner: r}, nil
+}
+
+// Run consumes until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
+
+type handler struct {
+	conns    *connection.Cache
+	activity *activity.Publisher
+	now      func() time.Time
+}
+
+func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+	conn, err := h.conns.Get(in.Connection)
+	if errors.Is(err, connection.ErrUnknown) {
+		return nil, syncerr.Transient(CodeConnectionUnknown, err)
+	}
+	var rec record.Ingested
+	if err := json.Unmarshal(in.Payload, &rec); err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, fmt.Errorf("ingested payload: %w", err))
+	}
+	res, err := Transform(conn, in.Object, in.Source, rec)
+	if err != nil {
+		return nil, err
+	}
+	ev := h.event(in)
+	var outs []envelope.Envelope
+	if res.Out == nil {
+		ev.Outcome, ev.Action, ev.ErrorMessage = activity.OutcomeExcluded, "filter", res.Excluded
+	} else {
+		ev.Outcome, ev.Action = activity.OutcomeSuccess, "map"
+		ev.Changes = changes(res.Out.Fields)
+		payload, err := json.Marshal(res.Out)
+		if err != nil {
+			return nil, err
+		}
+		out := in
+		out.Stage, out.Payload = streams.StageTransformed, payload
+		outs = append(outs, out)
+	}
+	// The event is stored before the input is acked: no silent gap in history.
+	if err := h.activity.Publish(ctx, ev); err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	return outs, nil
+}
+
+func (h *handler) event(in envelope.Envelope) activity.Event {
+	ev := activity.Event{
+		EventID:      activity.DerivedID(Stage, in.MsgID()),
+		Time:         h.now().UTC(),
+		Connection:   in.Connection,
+		Object:       string(in.Object),
+		RecordKey:    in.RecordKey(),
+		SourceSystem: string(in.Source),
+		Stage:        Stage,
+		Direction:    string(connection.HubSpotToQBO),
+		MessageID:    in.MsgID(),
+		ReplayID:     in.ReplayID,
+	}
+	if in.Source == streams.SystemQBO {
+		ev.QBOID, ev.Direction = in.RecordID, string(connection.QBOToHubSpot)
+	} else {
+		ev.HubSpotID = in.RecordID
+	}
+	return ev
+}
+
+func changes(fields map[string]string) []activity.FieldChange {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]activity.FieldChange, len(keys))
+	for i, k := range keys {
+		out[i] = activity.FieldChange{Field: k, New: fields[k]}
+	}
+	return out
+}
