@@ -12,12 +12,11 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/record"
-	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
 // CodeObjectNotSupported marks objects this version does not transform yet.
-const CodeObjectNotSupported syncerr.Code = "OBJECT_NOT_SUPPORTED"
+const CodeObjectNotSupported = mapping.CodeObjectNotSupported
 
 // Result is what Transform decided.
 type Result struct {
@@ -46,39 +45,9 @@ func Transform(conn connection.Connection, object streams.Object, source streams
 			return Result{Excluded: "sync filter: " + r.Rule}, nil
 		}
 	}
-	switch object {
-	case streams.ObjectContact:
-		return contact(settings, target, in)
-	default:
-		return Result{}, syncerr.Permanentf(CodeObjectNotSupported, "%s records are not transformed by this version", object)
-	}
-}
-
-// contact maps a HubSpot contact to a QBO customer or back.
-func contact(settings connection.ObjectSettings, target streams.System, in record.Ingested) (Result, error) {
-	toQBO := target == streams.SystemQBO
-	fields, err := mapping.Apply(settings.Mappings, in.Fields, toQBO)
+	out, err := mapping.Record(settings, object, target, in)
 	if err != nil {
 		return Result{}, err
 	}
-	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
-	if toQBO {
-		out.MatchKey = record.NormalizeEmail(in.Fields["email"])
-		company := in.First("company.name")
-		if company == "" {
-			company = in.Fields["company"]
-		}
-		fromCompany := settings.Options[connection.OptionDisplayNameFromCompany] != "false"
-		name, err := mapping.CustomerDisplayName(in.Fields["firstname"], in.Fields["lastname"], company, in.Fields["email"], fromCompany)
-		if err != nil && !in.Deleted {
-			return Result{}, err
-		}
-		if name != "" {
-			fields["DisplayName"] = name
-		}
-	} else {
-		out.MatchKey = record.NormalizeEmail(in.Fields["PrimaryEmailAddr.Address"])
-	}
-	out.Hash = mapping.Hash(fields)
 	return Result{Out: out}, nil
 }

@@ -1,0 +1,229 @@
+// Package links keeps which HubSpot record and which QBO record are the same
+// thing, per connection and object, in the links KV bucket, with what was
+// last synced from and written to each side. The link_index bucket maps each
+// side's id, and the match key (a contact's email), to its link; index
+// entries are claimed with create-only writes, so racing replicas settle on
+// one link instead of creating duplicates.
+package links
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Side is one system's half of a link.
+type Side struct {
+	ID string `json:"id,omitempty"`
+	// Version is the source version (Unix ms) last synced from, or written
+	// to, this side; anything not newer is dropped.
+	Version int64 `json:"version,omitempty"`
+	// Seen is the newest version the resolver saw from this side; Seen >
+	// Version means a change of this side is still on its way.
+	Seen int64 `json:"seen,omitempty"`
+	// Hash of this side's record as the transformer maps it, at the last
+	// sync. An incoming change with the same hash changed nothing mapped.
+	Hash string `json:"hash,omitempty"`
+	// WrittenAt is when ledgersync last wrote to this side: a same-hash
+	// change after it is our own echo (P18).
+	WrittenAt time.Time `json:"written_at,omitzero"`
+}
+
+// Link joins the two records of one pair.
+type Link struct {
+	Pair       string                  `json:"pair"`
+	Connection string                  `json:"connection"`
+	Object     streams.Object          `json:"object"`
+	MatchKey   string                  `json:"match_key,omitempty"`
+	Sides      map[streams.System]Side `json:"sides"`
+	UpdatedAt  time.Time               `json:"updated_at"`
+}
+
+// Other returns the other system.
+func Other(s streams.System) streams.System {
+	if s == streams.SystemHubSpot {
+		return streams.SystemQBO
+	}
+	return streams.SystemHubSpot
+}
+
+// Store reads and writes links.
+type Store struct {
+	links, index jetstream.KeyValue
+	now          func() time.Time
+}
+
+// NewStore returns a store on the links and link_index buckets.
+func NewStore(links, index jetstream.KeyValue) *Store {
+	return &Store{links: links, index: index, now: time.Now}
+}
+
+var plainID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func safe(id string) string {
+	if plainID.MatchString(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h" + hex.EncodeToString(sum[:12])
+}
+
+func linkKey(conn string, object streams.Object, pair string) string {
+	return conn + "." + string(object) + "." + pair
+}
+
+func idKey(conn string, object streams.Object, system streams.System, id string) string {
+	return conn + "." + string(object) + ".id." + string(system) + "." + safe(id)
+}
+
+func matchKey(conn string, object streams.Object, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return conn + "." + string(object) + ".match." + hex.EncodeToString(sum[:16])
+}
+
+// Get returns a link and its revision.
+func (s *Store) Get(ctx context.Context, conn string, object streams.Object, pair string) (Link, uint64, error) {
+	e, err := s.links.Get(ctx, linkKey(conn, object, pair))
+	if err != nil {
+		return Link{}, 0, err
+	}
+	var l Link
+	if err := json.Unmarshal(e.Value(), &l); err != nil {
+		return Link{}, 0, fmt.Errorf("link %s: %w", pair, err)
+	}
+	if l.Sides == nil {
+		l.Sides = map[streams.System]Side{}
+	}
+	return l, e.Revision(), nil
+}
+
+// Resolve finds the link of record id on system, or makes one. A record
+// seen for the first time whose match key is claimed by a record of the
+// other side joins that link (an existing customer with the email is
+// linked, never duplicated).
+func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string) (Link, uint64, error) {
+	if pair, ok, err := s.lookup(ctx, idKey(conn, object, system, id)); err != nil {
+		return Link{}, 0, err
+	} else if ok {
+		return s.Get(ctx, conn, object, pair)
+	}
+	// A new pair named after this record. The link exists before any index
+	// entry points at it, so whoever finds a claim also finds its link.
+	pair := string(system) + "-" + safe(id)
+	l := Link{Pair: pair, Connection: conn, Object: object, MatchKey: match, UpdatedAt: s.now().UTC(),
+		Sides: map[streams.System]Side{system: {ID: id}}}
+	body, _ := json.Marshal(l)
+	if _, err := s.links.Create(ctx, linkKey(conn, object, pair), body); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return Link{}, 0, err
+	}
+	holder, err := s.claim(ctx, idKey(conn, object, system, id), pair)
+	if err != nil {
+		return Link{}, 0, err
+	}
+	if holder != pair {
+		return s.Get(ctx, conn, object, holder)
+	}
+	if match != "" {
+		owner, err := s.claim(ctx, matchKey(conn, object, match), pair)
+		if err != nil {
+			return Link{}, 0, err
+		}
+		if owner != pair {
+			// Another record holds the match key: join its link if that has
+			// no record on our side yet. Two records of one side sharing an
+			// email stay separate pairs.
+			_, err := s.Commit(ctx, conn, object, owner, func(l *Link) error {
+				if cur := l.Sides[system].ID; cur != "" && cur != id {
+					return errTaken
+				}
+				sd := l.Sides[system]
+				sd.ID = id
+				l.Sides[system] = sd
+				return nil
+			})
+			switch {
+			case err == nil:
+				if _, err := s.index.Put(ctx, idKey(conn, object, system, id), []byte(owner)); err != nil {
+					return Link{}, 0, err
+				}
+				_ = s.links.Delete(ctx, linkKey(conn, object, pair))
+				return s.Get(ctx, conn, object, owner)
+			case !errors.Is(err, errTaken):
+				return Link{}, 0, err
+			}
+		}
+	}
+	return s.Get(ctx, conn, object, pair)
+}
+
+var errTaken = errors.New("side already linked")
+
+// Index records that id on system belongs to pair (after a remote create).
+func (s *Store) Index(ctx context.Context, conn string, object streams.Object, system streams.System, id, pair string) error {
+	_, err := s.claim(ctx, idKey(conn, object, system, id), pair)
+	return err
+}
+
+// claim writes key -> pair unless the key exists; it returns the holder.
+func (s *Store) claim(ctx context.Context, key, pair string) (string, error) {
+	if _, err := s.index.Create(ctx, key, []byte(pair)); err == nil {
+		return pair, nil
+	} else if !errors.Is(err, jetstream.ErrKeyExists) {
+		return "", err
+	}
+	holder, ok, err := s.lookup(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return s.claim(ctx, key, pair) // deleted in between
+	}
+	return holder, nil
+}
+
+func (s *Store) lookup(ctx context.Context, key string) (string, bool, error) {
+	e, err := s.index.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return string(e.Value()), true, nil
+}
+
+// Commit applies edit to the link under compare-and-set, retrying when
+// another writer committed first.
+func (s *Store) Commit(ctx context.Context, conn string, object streams.Object, pair string, edit func(*Link) error) (Link, error) {
+	for {
+		l, rev, err := s.Get(ctx, conn, object, pair)
+		if err != nil {
+			return Link{}, err
+		}
+		if err := edit(&l); err != nil {
+			return Link{}, err
+		}
+		l.UpdatedAt = s.now().UTC()
+		body, err := json.Marshal(l)
+		if err != nil {
+			return Link{}, err
+		}
+		_, err = s.links.Update(ctx, linkKey(conn, object, pair), body, rev)
+		if err == nil {
+			return l, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+			return Link{}, err
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package links_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/testutil"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+func store(t *testing.T) *links.Store {
+	t.Helper()
+	js := testutil.StartJetStreamWithTopology(t, nil).JS
+	l, err := js.KeyValue(context.Background(), streams.BucketLinks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := js.KeyValue(context.Background(), streams.BucketLinkIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return links.NewStore(l, i)
+}
+
+func TestMatchingByEmailJoinsOnePairEvenUnderRaces(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	// 50 email addresses, each seen at once from both sides and twice per side.
+	var wg sync.WaitGroup
+	pairs := sync.Map{}
+	for i := 0; i < 50; i++ {
+		for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
+			for rep := 0; rep < 2; rep++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					l, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, sys, fmt.Sprintf("%s%d", sys, i), fmt.Sprintf("u%d@example.com", i))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					pairs.Store(fmt.Sprintf("%d/%s/%d", i, sys, rep), l.Pair)
+				}()
+			}
+		}
+	}
+	wg.Wait()
+	for i := 0; i < 50; i++ {
+		var first string
+		for _, key := range []string{"hubspot/0", "hubspot/1", "qbo/0", "qbo/1"} {
+			v, _ := pairs.Load(fmt.Sprintf("%d/%s", i, key))
+			p, _ := v.(string)
+			if first == "" {
+				first = p
+			}
+			if p != first || p == "" {
+				t.Fatalf("email %d resolved to different pairs: %q vs %q", i, p, first)
+			}
+		}
+		l, _, err := s.Get(ctx, "c1", streams.ObjectContact, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Sides[streams.SystemHubSpot].ID != fmt.Sprintf("hubspot%d", i) || l.Sides[streams.SystemQBO].ID != fmt.Sprintf("qbo%d", i) {
+			t.Fatalf("link %d: %+v", i, l.Sides)
+		}
+	}
+}
+
+func TestSameSideSharingAnEmailStaysSeparate(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	a, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "1", "shared@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "2", "shared@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Pair == b.Pair {
+		t.Fatal("two QBO customers with one email were joined")
+	}
+	again, _, _ := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "2", "")
+	if again.Pair != b.Pair {
+		t.Fatal("lookup by id lost the pair")
+	}
+	// A commit under contention keeps every edit.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Commit(ctx, "c1", streams.ObjectContact, a.Pair, func(l *links.Link) error {
+				sd := l.Sides[streams.SystemQBO]
+				sd.Seen++
+				l.Sides[streams.SystemQBO] = sd
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _, _ := s.Get(ctx, "c1", streams.ObjectContact, a.Pair)
+	if got.Sides[streams.SystemQBO].Seen != 20 {
+		t.Fatalf("seen %d after 20 concurrent commits", got.Sides[streams.SystemQBO].Seen)
+	}
+}
