@@ -101,8 +101,7 @@ func (s *Store) Update(ctx context.Context, id string, edit func(*Connection) er
 		if err == nil {
 			return next, nil
 		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return Connection{}, err
 		}
 	}

@@ -221,8 +221,7 @@ func (s *Store) Commit(ctx context.Context, conn string, object streams.Object, 
 		if err == nil {
 			return l, nil
 		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+		if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return Link{}, err
 		}
 	}

@@ -152,10 +152,9 @@ func (s *Store) update(ctx context.Context, rec Record, rev uint64) (uint64, err
 	return s.kv.Update(ctx, Key(rec.Connection, rec.System), val, rev)
 }
 
-func isCASConflict(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
+// isCASConflict reports a lost compare-and-set (codes 10071 and, on
+// replicated buckets, 10164 both map to ErrKeyRevisionMismatch).
+func isCASConflict(err error) bool { return errors.Is(err, jetstream.ErrKeyRevisionMismatch) }
 
 // ErrNeedsReconnect is returned while a connection waits for a reconnect.
 func errNeedsReconnect(rec Record) error {
