@@ -59,3 +59,23 @@ type Transformed struct {
 
 // NormalizeEmail is the match key form of an email address.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Resolved is the payload of sync.<conn>.<object>.resolved.<target>: what
+// the writer must do.
+type Resolved struct {
+	Pair string `json:"pair"` // the link
+	// Action is create or update.
+	Action   string            `json:"action"`
+	TargetID string            `json:"target_id,omitempty"` // for update
+	Fields   map[string]string `json:"fields"`
+	MatchKey string            `json:"match_key,omitempty"`
+	// SourceHash is the incoming record's mapped hash, stored on the
+	// source's side of the link once written.
+	SourceHash string `json:"source_hash"`
+}
+
+// Actions of a resolved record.
+const (
+	ActionCreate = "create"
+	ActionUpdate = "update"
+)

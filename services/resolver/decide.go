@@ -1,0 +1,54 @@
+// Package resolver is the stage between transformer and writer: it finds or
+// makes the record's link (matching a first sight by email, P11), drops
+// changes that are not newer than the link, recognises echoes of our own
+// writes (P18), applies the conflict winner when both sides changed (P4),
+// and decides create, update or skip.
+package resolver
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Decision is what to do with one transformed record.
+type Decision struct {
+	Outcome activity.Outcome // success (pass on), skipped or skipped_echo
+	Action  string           // create or update when passing on
+	Reason  string           // why it was skipped, in words
+}
+
+// Decide is the resolver's rule, pure: the link as it stands, the incoming
+// record from source at version.
+func Decide(settings connection.ObjectSettings, l links.Link, source streams.System, version int64, tr record.Transformed) Decision {
+	side, other := l.Sides[source], l.Sides[links.Other(source)]
+	switch {
+	case tr.Deleted:
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: "deleted at the source: deletions are not synced for this object"}
+	case side.Hash != "" && tr.Hash == side.Hash && !side.WrittenAt.IsZero():
+		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "our own write coming back: nothing mapped changed"}
+	case side.Hash != "" && tr.Hash == side.Hash:
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: "no mapped field changed since the last sync"}
+	case version <= side.Version:
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("not newer than the last sync (version %d <= %d)", version, side.Version)}
+	case other.Seen > other.Version && settings.ConflictWinner == links.Other(source):
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("changed on both sides; the connection lets %s win", links.Other(source))}
+	case other.ID == "":
+		return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionCreate}
+	}
+	return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionUpdate}
+}
+
+// ParseVersion reads an envelope's source version (Unix milliseconds).
+func ParseVersion(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("source version %q is not Unix milliseconds", v)
+	}
+	return n, nil
+}

@@ -1,0 +1,51 @@
+package resolver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+func TestDecide(t *testing.T) {
+	hsWins := connection.ObjectSettings{ConflictWinner: streams.SystemHubSpot}
+	qboWins := connection.ObjectSettings{ConflictWinner: streams.SystemQBO}
+	link := func(hs, qbo links.Side) links.Link {
+		return links.Link{Sides: map[streams.System]links.Side{streams.SystemHubSpot: hs, streams.SystemQBO: qbo}}
+	}
+	tr := record.Transformed{Hash: "h2", Target: streams.SystemQBO}
+	cases := []struct {
+		name     string
+		settings connection.ObjectSettings
+		link     links.Link
+		version  int64
+		tr       record.Transformed
+		outcome  activity.Outcome
+		action   string
+	}{
+		{"first sight creates", hsWins, link(links.Side{ID: "1"}, links.Side{}), 10, tr, activity.OutcomeSuccess, record.ActionCreate},
+		{"linked updates", hsWins, link(links.Side{ID: "1", Version: 5, Hash: "h1"}, links.Side{ID: "9", Version: 5}), 10, tr, activity.OutcomeSuccess, record.ActionUpdate},
+		{"older change dropped", hsWins, link(links.Side{ID: "1", Version: 20, Hash: "h1"}, links.Side{ID: "9"}), 10, tr, activity.OutcomeSkipped, ""},
+		{"same version dropped", hsWins, link(links.Side{ID: "1", Version: 10, Hash: "h1"}, links.Side{ID: "9"}), 10, tr, activity.OutcomeSkipped, ""},
+		{"echo of our write", hsWins, link(links.Side{ID: "1", Version: 5, Hash: "h2", WrittenAt: time.Now()}, links.Side{ID: "9"}), 10, tr, activity.OutcomeSkippedEcho, ""},
+		{"unchanged mapped fields", hsWins, link(links.Side{ID: "1", Version: 5, Hash: "h2"}, links.Side{ID: "9"}), 10, tr, activity.OutcomeSkipped, ""},
+		{"both changed, other side wins", qboWins, link(links.Side{ID: "1", Version: 5, Hash: "h1"}, links.Side{ID: "9", Version: 5, Seen: 8}), 10, tr, activity.OutcomeSkipped, ""},
+		{"both changed, this side wins", hsWins, link(links.Side{ID: "1", Version: 5, Hash: "h1"}, links.Side{ID: "9", Version: 5, Seen: 8}), 10, tr, activity.OutcomeSuccess, record.ActionUpdate},
+		{"deleted", hsWins, link(links.Side{ID: "1"}, links.Side{ID: "9"}), 10, record.Transformed{Deleted: true}, activity.OutcomeSkipped, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := Decide(tc.settings, tc.link, streams.SystemHubSpot, tc.version, tc.tr)
+			if d.Outcome != tc.outcome || d.Action != tc.action {
+				t.Fatalf("got %+v, want %s %s", d, tc.outcome, tc.action)
+			}
+			if d.Outcome != activity.OutcomeSuccess && d.Reason == "" {
+				t.Fatal("a skip needs a reason")
+			}
+		})
+	}
+}

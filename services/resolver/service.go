@@ -1,0 +1,115 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Config of the resolver target.
+type Config struct {
+	Workers     int `env:"RESOLVER_WORKERS, default=8"`
+	MaxAttempts int `env:"RESOLVER_MAX_ATTEMPTS, default=8"`
+}
+
+// Stage names the resolver in activity rows and dead letters.
+const Stage = "resolver"
+
+// Service runs the resolver stage.
+type Service struct{ runner *pipeline.Runner }
+
+// New builds the stage on the durable resolver consumer.
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, logger *slog.Logger) (*Service, error) {
+	h := &handler{conns: conns, links: store, activity: activity.NewPublisher(js), now: time.Now}
+	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamTransformed, Consumer: streams.ConsumerResolver,
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{runner: r}, nil
+}
+
+// Run consumes until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
+
+type handler struct {
+	conns    *connection.Cache
+	links    *links.Store
+	activity *activity.Publisher
+	now      func() time.Time
+}
+
+func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+	conn, err := h.conns.Get(in.Connection)
+	if errors.Is(err, connection.ErrUnknown) {
+		return nil, syncerr.Transient("CONNECTION_UNKNOWN", err)
+	}
+	var tr record.Transformed
+	if err := json.Unmarshal(in.Payload, &tr); err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, fmt.Errorf("transformed payload: %w", err))
+	}
+	version, err := ParseVersion(in.SourceVersion)
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	l, _, err := h.links.Resolve(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey)
+	if err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("resolve link: %w", err))
+	}
+	d := Decide(conn.Object(in.Object), l, in.Source, version, tr)
+	l, err = h.links.Commit(ctx, in.Connection, in.Object, l.Pair, func(l *links.Link) error {
+		sd := l.Sides[in.Source]
+		sd.Seen = max(sd.Seen, version)
+		if d.Outcome != activity.OutcomeSuccess && !tr.Deleted {
+			sd.Version = max(sd.Version, version) // nothing to write: in step up to here
+		}
+		l.Sides[in.Source] = sd
+		return nil
+	})
+	if err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("commit link: %w", err))
+	}
+
+	ev := activity.Event{
+		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
+		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
+		SourceSystem: string(in.Source), Stage: Stage, Action: d.Action, Direction: direction(in.Source),
+		Outcome: d.Outcome, ErrorMessage: d.Reason, MessageID: in.MsgID(), ReplayID: in.ReplayID,
+	}
+	var outs []envelope.Envelope
+	if d.Outcome == activity.OutcomeSuccess {
+		payload, err := json.Marshal(record.Resolved{Pair: l.Pair, Action: d.Action, TargetID: l.Sides[tr.Target].ID,
+			Fields: tr.Fields, MatchKey: tr.MatchKey, SourceHash: tr.Hash})
+		if err != nil {
+			return nil, err
+		}
+		out := in
+		out.Stage, out.Target, out.Payload = streams.StageResolved, tr.Target, payload
+		outs = append(outs, out)
+	}
+	if err := h.activity.Publish(ctx, ev); err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	return outs, nil
+}
+
+func direction(source streams.System) string {
+	if source == streams.SystemQBO {
+		return string(connection.QBOToHubSpot)
+	}
+	return string(connection.HubSpotToQBO)
+}
