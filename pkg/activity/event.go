@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -121,4 +122,19 @@ func NewID() string { return uuid.NewString() }
 func DerivedID(parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x1f")))
 	return hex.EncodeToString(sum[:16])
+}
+
+// ChangesOf lists fields and their new values, sorted by field, for the
+// activity timeline ("what changed field by field").
+func ChangesOf(fields map[string]string) []FieldChange {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]FieldChange, len(keys))
+	for i, k := range keys {
+		out[i] = FieldChange{Field: k, New: fields[k]}
+	}
+	return out
 }

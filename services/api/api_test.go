@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/logging"
@@ -74,10 +75,10 @@ func newHarness(t *testing.T) *harness {
 	h.api = httptest.NewServer(mux)
 	t.Cleanup(h.api.Close)
 	cfg := api.Config{AdminToken: adminToken, PublicURL: h.api.URL, Keys: keys,
-		QBO: api.QBOApp{ClientID: qcfg.ClientID, ClientSecret: config.Secret(qcfg.ClientSecret), AuthURL: h.qbo.URL + "/connect/oauth2",
+		Apps: clients.Apps{QBO: clients.QBOApp{ClientID: qcfg.ClientID, ClientSecret: config.Secret(qcfg.ClientSecret), AuthURL: h.qbo.URL + "/connect/oauth2",
 			TokenURL: h.qbo.URL + "/oauth2/v1/tokens/bearer", APIURL: h.qbo.URL},
-		HubSpot: api.HubSpotApp{ClientID: hcfg.ClientID, ClientSecret: config.Secret(hcfg.ClientSecret), AuthURL: h.hs.URL + "/oauth/authorize",
-			TokenURL: h.hs.URL + "/oauth/v1/token", APIURL: h.hs.URL, Scopes: "oauth crm.objects.contacts.read crm.objects.contacts.write"}}
+			HubSpot: clients.HubSpotApp{ClientID: hcfg.ClientID, ClientSecret: config.Secret(hcfg.ClientSecret), AuthURL: h.hs.URL + "/oauth/authorize",
+				TokenURL: h.hs.URL + "/oauth/v1/token", APIURL: h.hs.URL, Scopes: "oauth crm.objects.contacts.read crm.objects.contacts.write"}}}
 	if problems := cfg.Validate(); len(problems) > 0 {
 		t.Fatalf("test config: %v", problems)
 	}

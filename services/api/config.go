@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 )
@@ -19,29 +20,9 @@ type Config struct {
 	AdminToken config.Secret `env:"SYNC_ADMIN_TOKEN, required"`
 	// PublicURL is where browsers reach this service; OAuth redirect URIs
 	// are built from it and must be registered with the apps.
-	PublicURL string           `env:"SYNC_PUBLIC_URL, default=http://127.0.0.1:8080"`
-	Keys      tokens.KeyConfig // SYNC_TOKEN_KEY, SYNC_TOKEN_KEY_PREVIOUS
-	QBO       QBOApp           `env:", prefix=QBO_"`
-	HubSpot   HubSpotApp       `env:", prefix=HUBSPOT_"`
-}
-
-// QBOApp is the Intuit app ledgersync connects companies through.
-type QBOApp struct {
-	ClientID     string        `env:"CLIENT_ID"`
-	ClientSecret config.Secret `env:"CLIENT_SECRET"`
-	AuthURL      string        `env:"AUTH_URL, default=https://appcenter.intuit.com/connect/oauth2"`
-	TokenURL     string        `env:"TOKEN_URL, default=https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"`
-	APIURL       string        `env:"API_URL, default=https://quickbooks.api.intuit.com"`
-}
-
-// HubSpotApp is the HubSpot public app used for OAuth connections.
-type HubSpotApp struct {
-	ClientID     string        `env:"CLIENT_ID"`
-	ClientSecret config.Secret `env:"CLIENT_SECRET"`
-	AuthURL      string        `env:"AUTH_URL, default=https://app.hubspot.com/oauth/authorize"`
-	TokenURL     string        `env:"TOKEN_URL, default=https://api.hubapi.com/oauth/v1/token"`
-	APIURL       string        `env:"API_URL, default=https://api.hubapi.com"`
-	Scopes       string        `env:"SCOPES, default=oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.deals.read crm.objects.line_items.read crm.objects.line_items.write crm.schemas.contacts.read e-commerce"`
+	PublicURL    string           `env:"SYNC_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	Keys         tokens.KeyConfig // SYNC_TOKEN_KEY, SYNC_TOKEN_KEY_PREVIOUS
+	clients.Apps                  // QBO_* and HUBSPOT_*: the OAuth apps and API URLs
 }
 
 // Validate names every bad variable.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -79,7 +78,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		ev.Outcome, ev.Action, ev.ErrorMessage = activity.OutcomeExcluded, "filter", res.Excluded
 	} else {
 		ev.Outcome, ev.Action = activity.OutcomeSuccess, "map"
-		ev.Changes = changes(res.Out.Fields)
+		ev.Changes = activity.ChangesOf(res.Out.Fields)
 		payload, err := json.Marshal(res.Out)
 		if err != nil {
 			return nil, err
@@ -114,17 +113,4 @@ func (h *handler) event(in envelope.Envelope) activity.Event {
 		ev.HubSpotID = in.RecordID
 	}
 	return ev
-}
-
-func changes(fields map[string]string) []activity.FieldChange {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]activity.FieldChange, len(keys))
-	for i, k := range keys {
-		out[i] = activity.FieldChange{Field: k, New: fields[k]}
-	}
-	return out
 }

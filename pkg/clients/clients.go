@@ -1,0 +1,131 @@
+// Package clients builds the HubSpot and QBO API clients of a connection:
+// its stored (encrypted, refreshed) tokens, its account, its base URLs, and
+// the shared per-account rate budgets. Services that call the APIs take
+// their clients from one Factory.
+package clients
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// QBOApp is the Intuit app ledgersync connects companies through
+// (variables QBO_*).
+type QBOApp struct {
+	ClientID     string        `env:"CLIENT_ID"`
+	ClientSecret config.Secret `env:"CLIENT_SECRET"`
+	AuthURL      string        `env:"AUTH_URL, default=https://appcenter.intuit.com/connect/oauth2"`
+	TokenURL     string        `env:"TOKEN_URL, default=https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"`
+	APIURL       string        `env:"API_URL, default=https://quickbooks.api.intuit.com"`
+}
+
+// HubSpotApp is the HubSpot public app used for OAuth connections
+// (variables HUBSPOT_*).
+type HubSpotApp struct {
+	ClientID     string        `env:"CLIENT_ID"`
+	ClientSecret config.Secret `env:"CLIENT_SECRET"`
+	AuthURL      string        `env:"AUTH_URL, default=https://app.hubspot.com/oauth/authorize"`
+	TokenURL     string        `env:"TOKEN_URL, default=https://api.hubapi.com/oauth/v1/token"`
+	APIURL       string        `env:"API_URL, default=https://api.hubapi.com"`
+	Scopes       string        `env:"SCOPES, default=oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.deals.read crm.objects.line_items.read crm.objects.line_items.write crm.schemas.contacts.read e-commerce"`
+}
+
+// Apps holds both apps with their prefixes.
+type Apps struct {
+	QBO     QBOApp     `env:", prefix=QBO_"`
+	HubSpot HubSpotApp `env:", prefix=HUBSPOT_"`
+}
+
+// QBORefresher exchanges a QBO refresh token at Intuit's token endpoint.
+func (a Apps) QBORefresher() tokens.Refresher {
+	oc := &oauth2.Config{ClientID: a.QBO.ClientID, ClientSecret: a.QBO.ClientSecret.Reveal(),
+		Endpoint: oauth2.Endpoint{TokenURL: a.QBO.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}}
+	return func(ctx context.Context, rt string) (*oauth2.Token, error) {
+		return oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	}
+}
+
+// HubSpotRefresher exchanges a HubSpot refresh token.
+func (a Apps) HubSpotRefresher() tokens.Refresher {
+	oc := &oauth2.Config{ClientID: a.HubSpot.ClientID, ClientSecret: a.HubSpot.ClientSecret.Reveal(),
+		Endpoint: oauth2.Endpoint{TokenURL: a.HubSpot.TokenURL, AuthStyle: oauth2.AuthStyleInParams}}
+	return func(ctx context.Context, rt string) (*oauth2.Token, error) {
+		return oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	}
+}
+
+// Factory builds and caches clients per connection.
+type Factory struct {
+	apps   Apps
+	tokens *tokens.Store
+	logger *slog.Logger
+	mu     sync.Mutex
+	qbo    map[string]*qbo.Client
+	hs     map[string]*hubspot.Client
+}
+
+// NewFactory returns a factory on the token store.
+func NewFactory(apps Apps, store *tokens.Store, logger *slog.Logger) *Factory {
+	return &Factory{apps: apps, tokens: store, logger: logger, qbo: map[string]*qbo.Client{}, hs: map[string]*hubspot.Client{}}
+}
+
+func base(perConnection, global string) string {
+	if perConnection != "" {
+		return strings.TrimRight(perConnection, "/")
+	}
+	return strings.TrimRight(global, "/")
+}
+
+// QBO returns the connection's QBO client.
+func (f *Factory) QBO(c connection.Connection) (*qbo.Client, error) {
+	if c.QBO.RealmID == "" {
+		return nil, fmt.Errorf("connection %s has no QBO company connected", c.ID)
+	}
+	url := base(c.QBO.BaseURL, f.apps.QBO.APIURL)
+	key := c.ID + "|" + c.QBO.RealmID + "|" + url
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cl, ok := f.qbo[key]; ok {
+		return cl, nil
+	}
+	ts := f.tokens.TokenSource(c.ID, streams.SystemQBO, f.apps.QBORefresher())
+	cl, err := qbo.New(qbo.Config{BaseURL: url, RealmID: c.QBO.RealmID}, ts, qbo.WithLogger(f.logger))
+	if err != nil {
+		return nil, err
+	}
+	f.qbo[key] = cl
+	return cl, nil
+}
+
+// HubSpot returns the connection's HubSpot client.
+func (f *Factory) HubSpot(c connection.Connection) (*hubspot.Client, error) {
+	if c.HubSpot.PortalID == "" {
+		return nil, fmt.Errorf("connection %s has no HubSpot account connected", c.ID)
+	}
+	url := base(c.HubSpot.BaseURL, f.apps.HubSpot.APIURL)
+	key := c.ID + "|" + c.HubSpot.PortalID + "|" + url
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if cl, ok := f.hs[key]; ok {
+		return cl, nil
+	}
+	ts := f.tokens.TokenSource(c.ID, streams.SystemHubSpot, f.apps.HubSpotRefresher())
+	cl, err := hubspot.New(hubspot.Config{BaseURL: url, PortalID: c.HubSpot.PortalID}, ts, hubspot.WithLogger(f.logger))
+	if err != nil {
+		return nil, err
+	}
+	f.hs[key] = cl
+	return cl, nil
+}

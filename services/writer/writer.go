@@ -1,0 +1,303 @@
+// Package writer is the last stage: it writes resolved records to HubSpot
+// or QBO through the rate-budgeted clients, never creates a duplicate (a
+// first create looks the record up by its match key; QBO creates carry a
+// requestid), re-reads the SyncToken for every QBO update, and commits the
+// link under compare-and-set with the hash its write will echo back as.
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/clients"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/services/resolver"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Config of the writer target.
+type Config struct {
+	// Workers write at once per process; the accounts' rate budgets, not
+	// this number, bound the API calls.
+	Workers int `env:"WRITER_WORKERS, default=8"`
+	// MaxAttempts before a transient failure is dead-lettered.
+	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
+}
+
+// Stage names the writer in activity rows and dead letters.
+const Stage = "writer"
+
+// CodeFieldNotSupported: a mapped QBO field this version cannot write.
+const CodeFieldNotSupported syncerr.Code = "QBO_FIELD_NOT_SUPPORTED"
+
+// Service runs the writer stage.
+type Service struct{ runner *pipeline.Runner }
+
+// New builds the stage on the durable writer consumer.
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
+	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now}
+	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
+		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{runner: r}, nil
+}
+
+// Run consumes until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
+
+type handler struct {
+	conns    *connection.Cache
+	links    *links.Store
+	clients  *clients.Factory
+	activity *activity.Publisher
+	now      func() time.Time
+}
+
+// written is the result of one remote write.
+type written struct {
+	id      string
+	version int64             // the target's version after the write (Unix ms)
+	fields  map[string]string // the target record after the write, flattened
+	created bool
+}
+
+func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+	conn, err := h.conns.Get(in.Connection)
+	if errors.Is(err, connection.ErrUnknown) {
+		return nil, syncerr.Transient("CONNECTION_UNKNOWN", err)
+	}
+	var r record.Resolved
+	if err := json.Unmarshal(in.Payload, &r); err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, fmt.Errorf("resolved payload: %w", err))
+	}
+	version, err := resolver.ParseVersion(in.SourceVersion)
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	l, _, err := h.links.Get(ctx, in.Connection, in.Object, r.Pair)
+	if err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("read link %s: %w", r.Pair, err))
+	}
+	ev := h.event(in, l)
+	if version <= l.Sides[in.Source].Version {
+		// A newer change of this record was written meanwhile.
+		ev.Outcome, ev.ErrorMessage = activity.OutcomeSkipped, "a newer change of this record was already written"
+		return nil, h.publish(ctx, ev)
+	}
+	target := in.Target
+	var w written
+	switch {
+	case in.Object != streams.ObjectContact:
+		return nil, syncerr.Permanentf(mapping.CodeObjectNotSupported, "%s records are not written by this version", in.Object)
+	case target == streams.SystemQBO:
+		w, err = h.writeCustomer(ctx, conn, l, r)
+	default:
+		w, err = h.writeContact(ctx, conn, l, r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// What the target will send back when it echoes this write, mapped the
+	// way the transformer will map it.
+	echo, err := mapping.Record(conn.Object(in.Object), in.Object, in.Source, record.Ingested{Fields: w.fields})
+	if err != nil {
+		return nil, err
+	}
+	_, err = h.links.Commit(ctx, in.Connection, in.Object, r.Pair, func(l *links.Link) error {
+		t := l.Sides[target]
+		t.ID, t.Hash, t.WrittenAt = w.id, echo.Hash, h.now().UTC()
+		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
+		l.Sides[target] = t
+		s := l.Sides[in.Source]
+		s.Version, s.Hash = max(s.Version, version), r.SourceHash
+		l.Sides[in.Source] = s
+		return nil
+	})
+	if err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("commit link: %w", err))
+	}
+	if err := h.links.Index(ctx, in.Connection, in.Object, target, w.id, r.Pair); err != nil {
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	ev.Outcome, ev.Action = activity.OutcomeSuccess, record.ActionUpdate
+	if w.created {
+		ev.Action = record.ActionCreate
+	}
+	if target == streams.SystemQBO {
+		ev.QBOID = w.id
+	} else {
+		ev.HubSpotID = w.id
+	}
+	ev.Changes = activity.ChangesOf(r.Fields)
+	return nil, h.publish(ctx, ev)
+}
+
+func (h *handler) publish(ctx context.Context, ev activity.Event) error {
+	if err := h.activity.Publish(ctx, ev); err != nil {
+		return syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	return nil
+}
+
+func (h *handler) event(in envelope.Envelope, l links.Link) activity.Event {
+	dir := connection.HubSpotToQBO
+	if in.Source == streams.SystemQBO {
+		dir = connection.QBOToHubSpot
+	}
+	return activity.Event{
+		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
+		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
+		SourceSystem: string(in.Source), Stage: Stage, Direction: string(dir), MessageID: in.MsgID(), ReplayID: in.ReplayID,
+	}
+}
+
+// writeCustomer creates or updates the QBO customer of the link.
+func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection, l links.Link, r record.Resolved) (written, error) {
+	cl, err := h.clients.QBO(conn)
+	if err != nil {
+		return written{}, syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
+	}
+	cust, err := customerFromFields(r.Fields)
+	if err != nil {
+		return written{}, err
+	}
+	id := l.Sides[streams.SystemQBO].ID
+	if id == "" && r.MatchKey != "" {
+		// First sight: an existing customer with this email is linked,
+		// never duplicated.
+		found, err := qbo.All[qbo.Customer](ctx, cl, qbo.Select{Entity: qbo.EntityCustomer,
+			Where: "PrimaryEmailAddr = " + qbo.Quote(r.MatchKey) + " AND Active IN (true, false)", PageSize: 2})
+		if err != nil {
+			return written{}, err
+		}
+		if len(found) > 0 {
+			id = found[0].ID
+		}
+	}
+	var out *qbo.Customer
+	created := false
+	if id == "" {
+		out, err = cl.CreateCustomer(ctx, cust, qbo.WithRequestID(qbo.RequestID(conn.ID, r.Pair, "create")))
+		created = true
+	} else {
+		cur, gerr := cl.GetCustomer(ctx, id)
+		if gerr != nil {
+			return written{}, gerr
+		}
+		cust.ID, cust.SyncToken = cur.ID, cur.SyncToken
+		out, err = cl.UpdateCustomer(ctx, cust)
+	}
+	if err != nil {
+		return written{}, err
+	}
+	fields, err := record.FlattenValue(out)
+	if err != nil {
+		return written{}, err
+	}
+	var v int64
+	if out.MetaData != nil {
+		v = out.MetaData.LastUpdatedTime.UnixMilli()
+	}
+	return written{id: out.ID, version: v, fields: fields, created: created}, nil
+}
+
+var customerBools = map[string]bool{"Active": true, "Taxable": true, "Job": true}
+var customerNumbers = map[string]bool{"Balance": true}
+
+// customerFromFields builds the customer to write from mapped QBO fields;
+// a mapped field the Customer type does not carry is an error, not a
+// silent drop.
+func customerFromFields(fields map[string]string) (*qbo.Customer, error) {
+	body, err := json.Marshal(record.Expand(fields, customerBools, customerNumbers))
+	if err != nil {
+		return nil, err
+	}
+	var c qbo.Customer
+	if err := json.Unmarshal(body, &c); err != nil {
+		return nil, syncerr.Permanent(mapping.CodeMappingType, fmt.Errorf("mapped QBO fields: %w", err))
+	}
+	back, err := record.FlattenValue(&c)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for k, v := range fields {
+		if v != "" && back[k] == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, syncerr.Permanentf(CodeFieldNotSupported, "QBO customer fields %v cannot be written by this version; remove or change those mappings", missing)
+	}
+	return &c, nil
+}
+
+// writeContact creates or updates the HubSpot contact of the link.
+func (h *handler) writeContact(ctx context.Context, conn connection.Connection, l links.Link, r record.Resolved) (written, error) {
+	cl, err := h.clients.HubSpot(conn)
+	if err != nil {
+		return written{}, syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
+	}
+	props := map[string]string{}
+	for k, v := range r.Fields {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	id := l.Sides[streams.SystemHubSpot].ID
+	if id == "" && r.MatchKey != "" {
+		found, err := cl.GetBy(ctx, hubspot.Contacts, "email", r.MatchKey, nil, nil)
+		switch {
+		case err == nil:
+			id = found.ID
+		case syncerr.CodeOf(err) != hubspot.CodeNotFound:
+			return written{}, err
+		}
+	}
+	var out *hubspot.Object
+	created := false
+	if id == "" {
+		out, err = cl.Create(ctx, hubspot.Contacts, props)
+		if existing, ok := hubspot.ExistingID(err); ok {
+			// Created meanwhile (or a retried create that had happened).
+			id, err = existing, nil
+		} else {
+			created = err == nil
+		}
+	}
+	if id != "" && out == nil && err == nil {
+		out, err = cl.Update(ctx, hubspot.Contacts, id, props)
+	}
+	if err != nil {
+		return written{}, err
+	}
+	// The echo carries what the contact holds now; the written properties
+	// are what the mapping reads back.
+	fields := map[string]string{}
+	for k, v := range out.Properties {
+		fields[k] = v
+	}
+	for k, v := range props {
+		fields[k] = v
+	}
+	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}, nil
+}
