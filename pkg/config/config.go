@@ -78,9 +78,22 @@ func Load(ctx context.Context, lookuper envconfig.Lookuper, targets ...any) erro
 		}
 	}
 	if len(problems) > 0 {
-		return &Error{Problems: problems}
+		return &Error{Problems: dedupe(problems)}
 	}
 	return nil
+}
+
+// dedupe drops repeats: two targets of one process may read one variable.
+func dedupe(problems []Problem) []Problem {
+	seen := map[Problem]bool{}
+	out := problems[:0]
+	for _, p := range problems {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // validate runs Validate on the struct and on every nested struct field.

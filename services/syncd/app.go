@@ -20,13 +20,17 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/services/resolver"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/services/transformer"
+	"github.com/ledgersync/ledgersync/services/writer"
 )
 
 // runConfig is the process-wide configuration of `syncd run`.
@@ -76,6 +80,9 @@ type app struct {
 	sim          sim.Config
 	api          api.Config
 	transformer  transformer.Config
+	resolver     resolver.Config
+	writer       writer.Config
+	clientApps   clientConfig
 
 	embedded     bool
 	logger       *slog.Logger
@@ -84,6 +91,8 @@ type app struct {
 	js           jetstream.JetStream
 	store        *activity.Store
 	conns        *connection.Cache
+	links        *links.Store
+	clients      *clients.Factory
 	readiness    map[string]func(context.Context) error
 	closers      []func() error
 	started      atomic.Bool    // every module initialised

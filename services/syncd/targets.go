@@ -11,14 +11,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/services/resolver"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/services/transformer"
+	"github.com/ledgersync/ledgersync/services/writer"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -86,6 +90,41 @@ var modules = []module{
 		configs:     func(a *app) []any { return []any{&a.transformer} },
 		init: func(ctx context.Context, a *app) (service, error) {
 			return transformer.New(ctx, a.transformer, a.js, a.conns, a.logger)
+		},
+	},
+	{
+		name:        "links",
+		description: "links between HubSpot and QBO records (links and link_index buckets)",
+		deps:        []string{"nats", "streams"},
+		init:        initLinks,
+	},
+	{
+		name:        "clients",
+		description: "HubSpot and QBO API clients of each connection, on its encrypted tokens",
+		deps:        []string{"nats", "streams"},
+		configs:     func(a *app) []any { return []any{&a.clientApps} },
+		init:        initClients,
+	},
+	{
+		name:        "resolver",
+		description: "links, echo suppression, conflict policy: decides create, update or skip",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams", "connections", "links"},
+		configs:     func(a *app) []any { return []any{&a.resolver} },
+		init: func(ctx context.Context, a *app) (service, error) {
+			return resolver.New(ctx, a.resolver, a.js, a.conns, a.links, a.logger)
+		},
+	},
+	{
+		name:        "writer",
+		description: "writes to HubSpot and QBO within each account's rate budget, commits links",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams", "connections", "links", "clients"},
+		configs:     func(a *app) []any { return []any{&a.writer} },
+		init: func(ctx context.Context, a *app) (service, error) {
+			return writer.New(ctx, a.writer, a.js, a.conns, a.links, a.clients, a.logger)
 		},
 	},
 	{
@@ -306,4 +345,37 @@ func initConnections(_ context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	return nil, nil
+}
+
+func initLinks(ctx context.Context, a *app) (service, error) {
+	l, err := a.js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		return nil, fmt.Errorf("links bucket: %w", err)
+	}
+	idx, err := a.js.KeyValue(ctx, streams.BucketLinkIndex)
+	if err != nil {
+		return nil, fmt.Errorf("link_index bucket: %w", err)
+	}
+	a.links = links.NewStore(l, idx)
+	return nil, nil
+}
+
+func initClients(ctx context.Context, a *app) (service, error) {
+	kv, err := a.js.KeyValue(ctx, streams.BucketTokens)
+	if err != nil {
+		return nil, fmt.Errorf("tokens bucket: %w", err)
+	}
+	crypt, err := tokens.NewCrypter(a.clientApps.Keys)
+	if err != nil {
+		return nil, err
+	}
+	a.clients = clients.NewFactory(a.clientApps.Apps, tokens.NewStore(kv, crypt), a.logger)
+	return nil, nil
+}
+
+// clientConfig is what the client factory reads: the token key and the
+// OAuth apps (the same variables the api target reads).
+type clientConfig struct {
+	Keys tokens.KeyConfig
+	clients.Apps
 }
