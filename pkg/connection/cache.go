@@ -9,6 +9,8 @@ import (
 
 	json "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
 // Cache keeps every connection in memory, current through a watch on the
@@ -68,13 +70,18 @@ func (c *Cache) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
 // ErrUnknown is returned for a connection the cache does not hold.
 var ErrUnknown = errors.New("unknown connection")
 
+// CodeUnknown is the failure category of a message for a connection this
+// process does not know: deleted, or created a moment ago and not seen yet,
+// so it is retried before it is dead-lettered.
+const CodeUnknown syncerr.Code = "CONNECTION_UNKNOWN"
+
 // Get returns the current settings of a connection.
 func (c *Cache) Get(id string) (Connection, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	conn, ok := c.conns[id]
 	if !ok {
-		return Connection{}, fmt.Errorf("%w: %s", ErrUnknown, id)
+		return Connection{}, syncerr.Transient(CodeUnknown, fmt.Errorf("%w: %s", ErrUnknown, id))
 	}
 	return conn, nil
 }

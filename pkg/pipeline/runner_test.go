@@ -98,17 +98,6 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
 	return info.State.Msgs
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -137,7 +126,7 @@ func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
 					return transform(in), nil
 				})
 			publishIngested(t, ns.JS, ingested("101"))
-			waitFor(t, 10*time.Second, "output", func() bool { return streamMsgs(t, ns.JS, streams.StreamTransformed) == 1 })
+			testutil.WaitFor(t, 10*time.Second, "output", func() bool { return streamMsgs(t, ns.JS, streams.StreamTransformed) == 1 })
 			mu.Lock()
 			defer mu.Unlock()
 			if len(seen) != 2 {
@@ -184,7 +173,7 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var dead *jetstream.RawStreamMsg
-	waitFor(t, 10*time.Second, "dead letter", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "dead letter", func() bool {
 		dead, err = dlq.GetLastMsgForSubject(ctx, streams.DeadLetterSubject("conn-1", streams.ObjectContact, "transformer"))
 		return err == nil
 	})
@@ -207,7 +196,7 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 	}
 
 	var rows uint64
-	waitFor(t, 20*time.Second, "failed activity row", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "failed activity row", func() bool {
 		err := store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE outcome = 'failed'").Scan(&rows)
 		return err == nil && rows >= 1
 	})
@@ -221,7 +210,7 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 	}
 	// The view's row lands just after the activity row becomes visible.
 	var status string
-	waitFor(t, 10*time.Second, "record status", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "record status", func() bool {
 		return store.Conn().QueryRow(ctx, "SELECT status FROM record_status FINAL WHERE record_key = 'hubspot:202'").Scan(&status) == nil
 	})
 	if status != "failing" {
@@ -269,7 +258,7 @@ func TestExhaustedRetriesAndPanicsAreDeadLettered(t *testing.T) {
 				t.Fatal(err)
 			}
 			var dead *jetstream.RawStreamMsg
-			waitFor(t, 10*time.Second, "dead letter", func() bool {
+			testutil.WaitFor(t, 10*time.Second, "dead letter", func() bool {
 				dead, err = dlq.GetLastMsgForSubject(ctx, "dlq.conn-1.contact.transformer")
 				return err == nil
 			})
@@ -317,8 +306,8 @@ func TestHandlerOfAKilledProcessIsRedeliveredToAnotherInstance(t *testing.T) {
 		t.Fatal("message moved to B while A was alive and heartbeating")
 	}
 	ncA.Close()
-	waitFor(t, 10*time.Second, "redelivery to instance B", func() bool { return handledByB.Load() == 1 })
-	waitFor(t, 5*time.Second, "B's output", func() bool { return streamMsgs(t, ns.JS, streams.StreamTransformed) == 1 })
+	testutil.WaitFor(t, 10*time.Second, "redelivery to instance B", func() bool { return handledByB.Load() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "B's output", func() bool { return streamMsgs(t, ns.JS, streams.StreamTransformed) == 1 })
 }
 
 func TestOutputsCarryDeterministicMessageIDs(t *testing.T) {
@@ -340,7 +329,7 @@ func TestOutputsCarryDeterministicMessageIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "both inputs handled", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "both inputs handled", func() bool {
 		info, err := ns.JS.Consumer(context.Background(), streams.StreamIngested, streams.ConsumerTransformer)
 		if err != nil {
 			return false

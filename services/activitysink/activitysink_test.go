@@ -135,7 +135,7 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 
 	sink := startSink(t, ns, store, cfg)
 	publish(0, 5000)
-	waitFor(t, 60*time.Second, "first sink to write", func() bool { _, d := count(); return d > 0 })
+	testutil.WaitFor(t, 60*time.Second, "first sink to write", func() bool { _, d := count(); return d > 0 })
 
 	// Restart 1: graceful.
 	sink.stop(t)
@@ -143,13 +143,13 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 	sink = startSink(t, ns, store, cfg)
 
 	// ClickHouse unreachable for a while: events wait, the sink is not ready.
-	waitFor(t, 60*time.Second, "second sink to write", func() bool { _, d := count(); return d >= 5000 })
+	testutil.WaitFor(t, 60*time.Second, "second sink to write", func() bool { _, d := count(); return d >= 5000 })
 	proxy.Cut()
 	publish(9000, 14000)
-	waitFor(t, 20*time.Second, "sink to report not ready", func() bool { return sink.svc.Ready(ctx) != nil })
+	testutil.WaitFor(t, 20*time.Second, "sink to report not ready", func() bool { return sink.svc.Ready(ctx) != nil })
 	time.Sleep(3 * time.Second) // longer than the ack wait: held events must not be lost or redelivered into duplicates
 	proxy.Restore()
-	waitFor(t, 60*time.Second, "sink to be ready again", func() bool { return sink.svc.Ready(ctx) == nil })
+	testutil.WaitFor(t, 60*time.Second, "sink to be ready again", func() bool { return sink.svc.Ready(ctx) == nil })
 
 	// Restart 2: killed while holding unacked events.
 	publish(14000, total)
@@ -157,7 +157,7 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 	sink = startSink(t, ns, store, cfg)
 	defer sink.stop(t)
 
-	waitFor(t, 90*time.Second, "all events in ClickHouse", func() bool { _, d := count(); return d >= total })
+	testutil.WaitFor(t, 90*time.Second, "all events in ClickHouse", func() bool { _, d := count(); return d >= total })
 	rows, distinct := count()
 	if rows != total || distinct != total {
 		t.Fatalf("ClickHouse holds %d rows, %d distinct events; want exactly %d", rows, distinct, total)
@@ -173,7 +173,7 @@ func TestNoEventLostOrCountedTwiceAcrossRestartsAndOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "consumer to have nothing pending", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "consumer to have nothing pending", func() bool {
 		info, err := cons.Info(ctx)
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})
@@ -198,7 +198,7 @@ func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *jetstream.RawStreamMsg
-	waitFor(t, 20*time.Second, "dead letter", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "dead letter", func() bool {
 		got, err = dlq.GetLastMsgForSubject(ctx, streams.DeadLetterSubject("conn-1", "contact", activitysink.Stage))
 		return err == nil
 	})
@@ -209,20 +209,9 @@ func TestMalformedEventIsDeadLetteredNotDropped(t *testing.T) {
 		t.Fatalf("original body not kept: %q", got.Data)
 	}
 	// The failure itself is recorded as activity.
-	waitFor(t, 20*time.Second, "failed activity row", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "failed activity row", func() bool {
 		var n uint64
 		err := store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE stage = ? AND error_code = 'BAD_MESSAGE'", activitysink.Stage).Scan(&n)
 		return err == nil && n == 1
 	})
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

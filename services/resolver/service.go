@@ -2,7 +2,6 @@ package resolver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -29,22 +28,13 @@ type Config struct {
 // Stage names the resolver in activity rows and dead letters.
 const Stage = "resolver"
 
-// Service runs the resolver stage.
-type Service struct{ runner *pipeline.Runner }
-
 // New builds the stage on the durable resolver consumer.
-func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, logger *slog.Logger) (*pipeline.Runner, error) {
 	h := &handler{conns: conns, links: store, activity: activity.NewPublisher(js), now: time.Now}
 	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamTransformed, Consumer: streams.ConsumerResolver,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{runner: r}, nil
+	return r, err
 }
-
-// Run consumes until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
 
 type handler struct {
 	conns    *connection.Cache
@@ -55,8 +45,8 @@ type handler struct {
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
 	conn, err := h.conns.Get(in.Connection)
-	if errors.Is(err, connection.ErrUnknown) {
-		return nil, syncerr.Transient("CONNECTION_UNKNOWN", err)
+	if err != nil {
+		return nil, err
 	}
 	var tr record.Transformed
 	if err := json.Unmarshal(in.Payload, &tr); err != nil {

@@ -118,17 +118,6 @@ func (p *process) readyz(t *testing.T) (int, map[string]any) {
 	return resp.StatusCode, body
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestAllInOneCarriesActivityIntoClickHouse(t *testing.T) {
 	ch := testutil.ClickHouse(t)
 	natsAddr := testutil.FreeAddr(t)
@@ -142,7 +131,7 @@ func TestAllInOneCarriesActivityIntoClickHouse(t *testing.T) {
 		"SYNC_ADMIN_TOKEN":            "test-admin-token-0123456789",
 		"SYNC_TOKEN_KEY":              "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 	})
-	waitFor(t, 30*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
+	testutil.WaitFor(t, 30*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
 
 	// The embedded server listens where operators (and the nats CLI) look.
 	nc, err := nats.Connect("nats://" + natsAddr)
@@ -160,7 +149,7 @@ func TestAllInOneCarriesActivityIntoClickHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	waitFor(t, 20*time.Second, "activity row", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "activity row", func() bool {
 		var n uint64
 		err := store.Conn().QueryRow(context.Background(), "SELECT count() FROM sync_activity WHERE event_id = ?", ev.EventID).Scan(&n)
 		return err == nil && n == 1
@@ -189,7 +178,7 @@ func TestSinkAloneIsNotReadyWithoutClickHouse(t *testing.T) {
 		"CLICKHOUSE_TIMEOUT": "500ms",
 	})
 	var body map[string]any
-	waitFor(t, 20*time.Second, "a not-ready answer naming the sink", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a not-ready answer naming the sink", func() bool {
 		code, b := p.readyz(t)
 		body = b
 		failing, _ := b["failing"].(map[string]any)
@@ -253,7 +242,7 @@ func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
 		"SIM_HUBSPOT_THROTTLE": "off",
 		"SIM_QBO_THROTTLE":     "off",
 	})
-	waitFor(t, 20*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
+	testutil.WaitFor(t, 20*time.Second, "ready", func() bool { code, _ := p.readyz(t); return code == http.StatusOK })
 
 	// HubSpot: the private-app token lists demo contacts.
 	req, _ := http.NewRequest(http.MethodGet, "http://"+hsAddr+"/crm/v3/objects/contacts?limit=5", nil)
@@ -263,7 +252,7 @@ func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"results"`
 	}
-	waitFor(t, 10*time.Second, "hubspot simulator", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "hubspot simulator", func() bool {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false

@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -30,28 +29,13 @@ type Config struct {
 // Stage names the transformer in activity rows and dead letters.
 const Stage = "transformer"
 
-// CodeConnectionUnknown: a message for a connection this process does not
-// know (deleted, or created a moment ago and not seen yet: retried).
-const CodeConnectionUnknown syncerr.Code = "CONNECTION_UNKNOWN"
-
-// Service runs the transformer stage.
-type Service struct {
-	runner *pipeline.Runner
-}
-
 // New builds the stage on the durable transformer consumer.
-func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, logger *slog.Logger) (*pipeline.Runner, error) {
 	h := &handler{conns: conns, activity: activity.NewPublisher(js), now: time.Now}
 	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamIngested, Consumer: streams.ConsumerTransformer,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{runner: r}, nil
+	return r, err
 }
-
-// Run consumes until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
 
 type handler struct {
 	conns    *connection.Cache
@@ -61,8 +45,8 @@ type handler struct {
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
 	conn, err := h.conns.Get(in.Connection)
-	if errors.Is(err, connection.ErrUnknown) {
-		return nil, syncerr.Transient(CodeConnectionUnknown, err)
+	if err != nil {
+		return nil, err
 	}
 	var rec record.Ingested
 	if err := json.Unmarshal(in.Payload, &rec); err != nil {

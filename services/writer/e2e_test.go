@@ -251,4 +251,3 @@ func TestContactsReachQBOWithoutDuplicatesOrEchoes(t *testing.T) {
 		t.Fatalf("an older change overwrote a newer one: %s", after.GivenName)
 	}
 }
-

@@ -7,7 +7,6 @@ package writer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -46,22 +45,13 @@ const Stage = "writer"
 // CodeFieldNotSupported: a mapped QBO field this version cannot write.
 const CodeFieldNotSupported syncerr.Code = "QBO_FIELD_NOT_SUPPORTED"
 
-// Service runs the writer stage.
-type Service struct{ runner *pipeline.Runner }
-
 // New builds the stage on the durable writer consumer.
-func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*pipeline.Runner, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now}
 	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{runner: r}, nil
+	return r, err
 }
-
-// Run consumes until ctx is cancelled.
-func (s *Service) Run(ctx context.Context) error { return s.runner.Run(ctx) }
 
 type handler struct {
 	conns    *connection.Cache
@@ -81,8 +71,8 @@ type written struct {
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
 	conn, err := h.conns.Get(in.Connection)
-	if errors.Is(err, connection.ErrUnknown) {
-		return nil, syncerr.Transient("CONNECTION_UNKNOWN", err)
+	if err != nil {
+		return nil, err
 	}
 	var r record.Resolved
 	if err := json.Unmarshal(in.Payload, &r); err != nil {
