@@ -47,6 +47,9 @@ type runConfig struct {
 	// EnsureStreams creates or updates the topology at start. Production
 	// runs `syncd streams ensure` as a Job and sets this to false.
 	EnsureStreams bool `env:"SYNC_STREAMS_ENSURE, default=true"`
+	// Demo adds the demo target: a connection between the local simulators,
+	// created once at start (make run sets it).
+	Demo config.Switch `env:"SYNC_DEMO, default=off"`
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SYNC_SHUTDOWN_TIMEOUT, default=25s"`
 
@@ -101,6 +104,10 @@ type app struct {
 
 // loadApp resolves the targets and loads every configuration they need.
 func loadApp(ctx context.Context, targets string, lookuper envconfig.Lookuper) (*app, []module, error) {
+	var demoOn config.Switch
+	if v, ok := lookuper.Lookup("SYNC_DEMO"); ok && demoOn.EnvDecode(v) == nil && demoOn.On() {
+		targets += ",demo"
+	}
 	order, embedded, err := resolveTargets(targets)
 	if err != nil {
 		return nil, nil, err

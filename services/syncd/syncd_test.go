@@ -303,3 +303,37 @@ func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
 		t.Fatalf("demo company has %d active customers", count.QueryResponse.TotalCount)
 	}
 }
+
+func TestDemoConnectionJoinsTheSimulators(t *testing.T) {
+	ch := testutil.ClickHouse(t)
+	env := map[string]string{
+		"SYNC_DATA_DIR":          t.TempDir(),
+		"SYNC_NATS_LISTEN":       testutil.FreeAddr(t),
+		"SYNC_NATS_MONITOR_ADDR": "",
+		"CLICKHOUSE_ADDR":        ch.Addr,
+		"CLICKHOUSE_DATABASE":    ch.Database,
+		"SYNC_ADMIN_TOKEN":       "test-admin-token-0123456789",
+		"SYNC_TOKEN_KEY":         "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SYNC_DEMO":              "on",
+		"SIM_SEED":               "demo",
+		"SIM_HUBSPOT_ADDR":       testutil.FreeAddr(t),
+		"SIM_QBO_ADDR":           testutil.FreeAddr(t),
+	}
+	p := startSyncd(t, "all,sim", env)
+	var health map[string]map[string]any
+	testutil.WaitFor(t, 30*time.Second, "demo connection healthy on both sides", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+p.http+"/api/connections/demo/health", nil)
+		req.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		health = nil
+		_ = json.NewDecoder(resp.Body).Decode(&health)
+		return resp.StatusCode == http.StatusOK && health["qbo"]["status"] == "ok" && health["hubspot"]["status"] == "ok"
+	})
+	if health["qbo"]["account_id"] != "9130350000000001" || health["hubspot"]["account_id"] != "4000001" {
+		t.Fatalf("health %v", health)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/services/demo"
 	"github.com/ledgersync/ledgersync/services/resolver"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/services/transformer"
@@ -135,6 +137,14 @@ var modules = []module{
 		deps:        []string{"nats", "streams"},
 		configs:     func(a *app) []any { return []any{&a.api} },
 		init:        initAPI,
+	},
+	{
+		name:        "demo",
+		description: "creates the demo connection between the local simulators once (SYNC_DEMO=1 adds it)",
+		public:      true,
+		deps:        []string{"nats", "streams"},
+		configs:     func(a *app) []any { return []any{&a.sim, &a.clientApps} },
+		init:        initDemo,
 	},
 	{
 		name:        "sim",
@@ -378,4 +388,21 @@ func initClients(ctx context.Context, a *app) (service, error) {
 type clientConfig struct {
 	Keys tokens.KeyConfig
 	clients.Apps
+}
+
+func initDemo(ctx context.Context, a *app) (service, error) {
+	connKV, err := a.js.KeyValue(ctx, streams.BucketConnections)
+	if err != nil {
+		return nil, fmt.Errorf("connections bucket: %w", err)
+	}
+	tokenKV, err := a.js.KeyValue(ctx, streams.BucketTokens)
+	if err != nil {
+		return nil, fmt.Errorf("tokens bucket: %w", err)
+	}
+	crypt, err := tokens.NewCrypter(a.clientApps.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return &demo.Setup{Conns: connection.NewStore(connKV), Tokens: tokens.NewStore(tokenKV, crypt),
+		HubSpot: a.sim.HubSpot, QBO: a.sim.QBO, Logger: a.logger, Now: time.Now}, nil
 }
