@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 
@@ -48,20 +49,25 @@ type Apps struct {
 	HubSpot HubSpotApp `env:", prefix=HUBSPOT_"`
 }
 
-// QBORefresher exchanges a QBO refresh token at Intuit's token endpoint.
-func (a Apps) QBORefresher() tokens.Refresher {
-	oc := &oauth2.Config{ClientID: a.QBO.ClientID, ClientSecret: a.QBO.ClientSecret.Reveal(),
-		Endpoint: oauth2.Endpoint{TokenURL: a.QBO.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}}
-	return func(ctx context.Context, rt string) (*oauth2.Token, error) {
-		return oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
-	}
+// QBORefresher exchanges a QBO refresh token at Intuit's token endpoint
+// (client credentials in the Basic header, as Intuit wants).
+func (a Apps) QBORefresher(hc *http.Client) tokens.Refresher {
+	return refresher(&oauth2.Config{ClientID: a.QBO.ClientID, ClientSecret: a.QBO.ClientSecret.Reveal(),
+		Endpoint: oauth2.Endpoint{TokenURL: a.QBO.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}}, hc)
 }
 
-// HubSpotRefresher exchanges a HubSpot refresh token.
-func (a Apps) HubSpotRefresher() tokens.Refresher {
-	oc := &oauth2.Config{ClientID: a.HubSpot.ClientID, ClientSecret: a.HubSpot.ClientSecret.Reveal(),
-		Endpoint: oauth2.Endpoint{TokenURL: a.HubSpot.TokenURL, AuthStyle: oauth2.AuthStyleInParams}}
+// HubSpotRefresher exchanges a HubSpot refresh token (credentials in the
+// form body).
+func (a Apps) HubSpotRefresher(hc *http.Client) tokens.Refresher {
+	return refresher(&oauth2.Config{ClientID: a.HubSpot.ClientID, ClientSecret: a.HubSpot.ClientSecret.Reveal(),
+		Endpoint: oauth2.Endpoint{TokenURL: a.HubSpot.TokenURL, AuthStyle: oauth2.AuthStyleInParams}}, hc)
+}
+
+func refresher(oc *oauth2.Config, hc *http.Client) tokens.Refresher {
 	return func(ctx context.Context, rt string) (*oauth2.Token, error) {
+		if hc != nil {
+			ctx = context.WithValue(ctx, oauth2.HTTPClient, hc)
+		}
 		return oc.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
 	}
 }
@@ -71,14 +77,16 @@ type Factory struct {
 	apps   Apps
 	tokens *tokens.Store
 	logger *slog.Logger
+	hc     *http.Client // nil: each client's default
 	mu     sync.Mutex
 	qbo    map[string]*qbo.Client
 	hs     map[string]*hubspot.Client
 }
 
-// NewFactory returns a factory on the token store.
-func NewFactory(apps Apps, store *tokens.Store, logger *slog.Logger) *Factory {
-	return &Factory{apps: apps, tokens: store, logger: logger, qbo: map[string]*qbo.Client{}, hs: map[string]*hubspot.Client{}}
+// NewFactory returns a factory on the token store. hc (optional) carries
+// the API calls and token refreshes.
+func NewFactory(apps Apps, store *tokens.Store, logger *slog.Logger, hc *http.Client) *Factory {
+	return &Factory{apps: apps, tokens: store, logger: logger, hc: hc, qbo: map[string]*qbo.Client{}, hs: map[string]*hubspot.Client{}}
 }
 
 func base(perConnection, global string) string {
@@ -100,8 +108,12 @@ func (f *Factory) QBO(c connection.Connection) (*qbo.Client, error) {
 	if cl, ok := f.qbo[key]; ok {
 		return cl, nil
 	}
-	ts := f.tokens.TokenSource(c.ID, streams.SystemQBO, f.apps.QBORefresher())
-	cl, err := qbo.New(qbo.Config{BaseURL: url, RealmID: c.QBO.RealmID}, ts, qbo.WithLogger(f.logger))
+	ts := f.tokens.TokenSource(c.ID, streams.SystemQBO, f.apps.QBORefresher(f.hc))
+	opts := []qbo.Option{qbo.WithLogger(f.logger)}
+	if f.hc != nil {
+		opts = append(opts, qbo.WithHTTPClient(f.hc))
+	}
+	cl, err := qbo.New(qbo.Config{BaseURL: url, RealmID: c.QBO.RealmID}, ts, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +133,12 @@ func (f *Factory) HubSpot(c connection.Connection) (*hubspot.Client, error) {
 	if cl, ok := f.hs[key]; ok {
 		return cl, nil
 	}
-	ts := f.tokens.TokenSource(c.ID, streams.SystemHubSpot, f.apps.HubSpotRefresher())
-	cl, err := hubspot.New(hubspot.Config{BaseURL: url, PortalID: c.HubSpot.PortalID}, ts, hubspot.WithLogger(f.logger))
+	ts := f.tokens.TokenSource(c.ID, streams.SystemHubSpot, f.apps.HubSpotRefresher(f.hc))
+	opts := []hubspot.Option{hubspot.WithLogger(f.logger)}
+	if f.hc != nil {
+		opts = append(opts, hubspot.WithHTTPClient(f.hc))
+	}
+	cl, err := hubspot.New(hubspot.Config{BaseURL: url, PortalID: c.HubSpot.PortalID}, ts, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package qbo
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -439,3 +440,15 @@ func Bool(v bool) *bool { return &v }
 
 // Float returns a pointer to v, for optional amounts (Item.UnitPrice).
 func Float(v float64) *float64 { return &v }
+
+// Version orders the changes of one QBO object. LastUpdatedTime has whole
+// seconds only, so the SyncToken, which grows by one with every update,
+// fills the milliseconds: two edits within one second still order, and get
+// distinct message ids downstream.
+func Version(m *MetaData, syncToken string) time.Time {
+	if m == nil || m.LastUpdatedTime.IsZero() {
+		return time.Time{}
+	}
+	n, _ := strconv.Atoi(syncToken)
+	return m.LastUpdatedTime.Truncate(time.Second).Add(time.Duration(n%1000) * time.Millisecond)
+}

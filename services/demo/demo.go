@@ -62,7 +62,7 @@ func (s *Setup) create(ctx context.Context) error {
 	qboURL, hsURL := "http://"+s.QBO.Addr, "http://"+s.HubSpot.Addr
 	apps := clients.Apps{QBO: clients.QBOApp{ClientID: s.QBO.ClientID, ClientSecret: config.Secret(s.QBO.ClientSecret),
 		TokenURL: qboURL + "/oauth2/v1/tokens/bearer"}}
-	tok, err := apps.QBORefresher()(ctx, s.QBO.RefreshToken)
+	tok, err := apps.QBORefresher(nil)(ctx, s.QBO.RefreshToken)
 	if err != nil {
 		return fmt.Errorf("QBO simulator token: %w", err)
 	}

@@ -379,7 +379,7 @@ func initClients(ctx context.Context, a *app) (service, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.clients = clients.NewFactory(a.clientApps.Apps, tokens.NewStore(kv, crypt), a.logger)
+	a.clients = clients.NewFactory(a.clientApps.Apps, tokens.NewStore(kv, crypt), a.logger, nil)
 	return nil, nil
 }
 

@@ -81,7 +81,7 @@ func newWorld(t *testing.T) *world {
 		QBO:     clients.QBOApp{ClientID: qcfg.ClientID, ClientSecret: config.Secret(qcfg.ClientSecret), TokenURL: qsrv.URL + "/oauth2/v1/tokens/bearer", APIURL: qsrv.URL},
 		HubSpot: clients.HubSpotApp{APIURL: hsrv.URL},
 	}
-	tok, err := apps.QBORefresher()(ctx, qcfg.RefreshToken)
+	tok, err := apps.QBORefresher(nil)(ctx, qcfg.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	linkStore := links.NewStore(kv(streams.BucketLinks), kv(streams.BucketLinkIndex))
-	factory := clients.NewFactory(apps, tokenStore, logging.Discard())
+	factory := clients.NewFactory(apps, tokenStore, logging.Discard(), nil)
 	tr, err := transformer.New(ctx, transformer.Config{Workers: 4}, ns.JS, cache, logging.Discard())
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestContactsReachQBOWithoutDuplicatesOrEchoes(t *testing.T) {
 
 	// QBO's change feed brings our write back: recognised, not written again.
 	fields, _ := record.FlattenValue(cust)
-	w.ingest(streams.SystemQBO, cust.ID, cust.MetaData.LastUpdatedTime.UnixMilli(), record.Ingested{Fields: fields})
+	w.ingest(streams.SystemQBO, cust.ID, qbo.Version(cust.MetaData, cust.SyncToken).UnixMilli(), record.Ingested{Fields: fields})
 	echo := w.waitActivity(resolver.Stage, activity.OutcomeSkippedEcho, "qbo:"+cust.ID)
 	if echo.HubSpotID != "901" {
 		t.Fatalf("echo event %+v", echo)
@@ -210,7 +210,7 @@ func TestContactsReachQBOWithoutDuplicatesOrEchoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	qf, _ := record.FlattenValue(q)
-	w.ingest(streams.SystemQBO, q.ID, q.MetaData.LastUpdatedTime.UnixMilli(), record.Ingested{Fields: qf})
+	w.ingest(streams.SystemQBO, q.ID, qbo.Version(q.MetaData, q.SyncToken).UnixMilli(), record.Ingested{Fields: qf})
 	upd := w.waitActivity(writer.Stage, activity.OutcomeSuccess, "qbo:"+q.ID)
 	if upd.Action != "update" || upd.HubSpotID != existing.ID {
 		t.Fatalf("expected an update of contact %s, got %+v", existing.ID, upd)

@@ -202,11 +202,7 @@ func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection,
 	if err != nil {
 		return written{}, err
 	}
-	var v int64
-	if out.MetaData != nil {
-		v = out.MetaData.LastUpdatedTime.UnixMilli()
-	}
-	return written{id: out.ID, version: v, fields: fields, created: created}, nil
+	return written{id: out.ID, version: qbo.Version(out.MetaData, out.SyncToken).UnixMilli(), fields: fields, created: created}, nil
 }
 
 var customerBools = map[string]bool{"Active": true, "Taxable": true, "Job": true}

@@ -1,0 +1,626 @@
+package ingestor_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/oauth2"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/clients"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/testutil"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
+	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/services/ingestor"
+	simhs "github.com/ledgersync/ledgersync/services/sim/hubspot"
+	simqbo "github.com/ledgersync/ledgersync/services/sim/quickbooks"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+const (
+	connID   = "acme"
+	tokenKey = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=" // 32 bytes, base64
+	hsSecret = "sim-hs-secret"
+	verifier = "sim-verifier"
+)
+
+// harness is a JetStream server, both simulators (demo data) and a
+// connection between them, with webhooks pointing at the ingestors' mux.
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	ns      *testutil.JetStream
+	hook    *httptest.Server
+	handler atomic.Pointer[http.ServeMux]
+	hsURL   string
+	qboURL  string
+	hsSim   *simhs.Server
+	qbSim   *simqbo.Server
+	realm   string
+}
+
+func newHarness(t *testing.T, webhooks bool, qboOpts ...func(*simqbo.Config)) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h := &harness{t: t, ctx: ctx, ns: testutil.StartJetStreamWithTopology(t, nil)}
+	h.hook = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mux := h.handler.Load(); mux != nil {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(h.hook.Close)
+
+	hcfg := simhs.DefaultConfig()
+	hcfg.Seed, hcfg.Throttle = simhs.SeedDemo, false
+	hcfg.WebhookFlushInterval, hcfg.WebhookRetryDelay = 50*time.Millisecond, 100*time.Millisecond
+	if webhooks {
+		hcfg.WebhookURL = h.hook.URL + ingestor.PathHubSpotWebhook
+	}
+	hs, err := simhs.New(hcfg, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsDone := make(chan struct{})
+	go func() { defer close(hsDone); _ = hs.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-hsDone })
+	h.hsSim, h.hsURL = hs, "http://"+ln.Addr().String()
+
+	qcfg := simqbo.DefaultConfig()
+	qcfg.Seed, qcfg.Throttle, qcfg.WebhookDelay = simqbo.SeedDemo, false, 50*time.Millisecond
+	qcfg.WebhookRetry = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond}
+	if webhooks {
+		qcfg.WebhookURL = h.hook.URL + ingestor.PathQBOWebhook
+	}
+	for _, o := range qboOpts {
+		o(&qcfg)
+	}
+	qs, err := simqbo.New(qcfg, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(qs.Close)
+	qsrv := httptest.NewServer(qs.Handler())
+	t.Cleanup(qsrv.Close)
+	h.qbSim, h.qboURL, h.realm = qs, qsrv.URL, qcfg.RealmID
+
+	kv, err := h.ns.JS.KeyValue(ctx, streams.BucketConnections)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewConnection(connID, "Acme", time.Now())
+	c.HubSpot.PortalID, c.HubSpot.BaseURL, c.HubSpot.Auth = strconv.FormatInt(hcfg.PortalID, 10), h.hsURL, connection.AuthPrivateApp
+	c.QBO.RealmID, c.QBO.BaseURL = qcfg.RealmID, h.qboURL
+	if _, err := connection.NewStore(kv).Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tokKV, err := h.ns.JS.KeyValue(ctx, streams.BucketTokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crypt, err := tokens.NewCrypter(tokens.KeyConfig{Key: tokenKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := tokens.NewStore(tokKV, crypt)
+	if err := store.Put(ctx, tokens.Record{Connection: connID, System: streams.SystemHubSpot, AccountID: c.HubSpot.PortalID, AccessToken: hcfg.Token, TokenType: "Bearer"}); err != nil {
+		t.Fatal(err)
+	}
+	// An expired QBO access token: the first call refreshes it at the simulator.
+	if err := store.Put(ctx, tokens.Record{Connection: connID, System: streams.SystemQBO, AccountID: qcfg.RealmID, AccessToken: "expired",
+		RefreshToken: qcfg.RefreshToken, TokenType: "Bearer", Expiry: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *harness) config(pollInterval time.Duration) ingestor.Config {
+	return ingestor.Config{
+		PollInterval: pollInterval, PollOverlap: 2 * time.Second, LeaseRenew: 200 * time.Millisecond,
+		WebhookWorkers: 4, WebhookQueue: 100, WebhookMaxAge: 5 * time.Minute,
+		Keys: tokens.KeyConfig{Key: tokenKey},
+		Apps: clients.Apps{
+			HubSpot: clients.HubSpotApp{ClientSecret: hsSecret, TokenURL: h.hsURL + "/oauth/v1/token", APIURL: h.hsURL},
+			QBO: clients.QBOApp{ClientID: "sim-client", ClientSecret: "sim-secret", TokenURL: h.qboURL + "/oauth2/v1/tokens/bearer",
+				APIURL: h.qboURL},
+		},
+		QBOWebhookVerifier: verifier,
+	}
+}
+
+// start runs an ingestor until the returned stop is called (or the test ends).
+func (h *harness) start(cfg ingestor.Config, mount bool) (*ingestor.Service, func()) {
+	h.t.Helper()
+	_, js := h.ns.Connect(h.t)
+	svc, err := ingestor.New(h.ctx, cfg, js, logging.Discard())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if mount {
+		mux := http.NewServeMux()
+		svc.Routes(mux)
+		h.handler.Store(mux)
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				h.t.Errorf("run: %v", err)
+			}
+		})
+	}
+	h.t.Cleanup(stop)
+	return svc, stop
+}
+
+// ingested reads every ingested envelope of the connection from system.
+func (h *harness) ingested(system streams.System) []envelope.Envelope {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	st, err := h.ns.JS.Stream(ctx, streams.StreamIngested)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	subj := streams.StageSubject(streams.StageIngested, connID, streams.ObjectContact, system)
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	want := int(info.State.Subjects[subj])
+	if want == 0 {
+		return nil
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []envelope.Envelope
+	for len(out) < want {
+		batch, err := cons.Fetch(want-len(out), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			e, err := envelope.Decode(m.Data())
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			out = append(out, e)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return out
+}
+
+func payload(t *testing.T, e envelope.Envelope) record.Ingested {
+	t.Helper()
+	var r record.Ingested
+	if err := json.Unmarshal(e.Payload, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) backfillDone(system streams.System) bool {
+	kv, err := h.ns.JS.KeyValue(h.ctx, streams.BucketCursors)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := kv.Get(h.ctx, ingestor.CursorKey(connID, system)); err != nil {
+		return false
+	}
+	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, system))
+	if err != nil {
+		return false
+	}
+	var b ingestor.Backfill
+	return json.Unmarshal(e.Value(), &b) == nil && b.State == "done"
+}
+
+// qboClient talks to the QBO simulator as a user editing the company would.
+func (h *harness) qboClient() *qbo.Client {
+	h.t.Helper()
+	resp, err := http.Post(h.qboURL+"/_sim/realms/"+h.realm+"/tokens", "application/json", nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil {
+		h.t.Fatal(err)
+	}
+	cl, err := qbo.New(qbo.Config{BaseURL: h.qboURL, RealmID: h.realm}, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok.AccessToken}),
+		qbo.WithBudget(qbo.NewBudget(qbo.DefaultLimits())))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return cl
+}
+
+// editHubSpot changes a contact as a HubSpot user would.
+func (h *harness) editHubSpot(id string, props map[string]string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"properties": props})
+	req, _ := http.NewRequest(http.MethodPatch, h.hsURL+"/_sim/ui/contacts/"+id, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("sim edit answered %d", resp.StatusCode)
+	}
+}
+
+func (h *harness) editQBO(id, givenName string) {
+	h.t.Helper()
+	cl := h.qboClient()
+	c, err := cl.GetCustomer(h.ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := cl.UpdateCustomer(h.ctx, &qbo.Customer{ID: c.ID, SyncToken: c.SyncToken, GivenName: givenName, DisplayName: c.DisplayName}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func byID(envs []envelope.Envelope) map[string][]envelope.Envelope {
+	out := map[string][]envelope.Envelope{}
+	for _, e := range envs {
+		out[e.RecordID] = append(out[e.RecordID], e)
+	}
+	return out
+}
+
+func TestBackfillThenPollerPicksUpChanges(t *testing.T) {
+	h := newHarness(t, false)
+	h.start(h.config(300*time.Millisecond), true)
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	time.Sleep(1100 * time.Millisecond) // polls after the backfill publish nothing new; QBO times have 1 s precision
+
+	qcl := h.qboClient()
+	qbTotal, err := qcl.Count(h.ctx, qbo.EntityCustomer, "Active IN (true, false)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qbInactive, err := qcl.Count(h.ctx, qbo.EntityCustomer, "Active = false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsEnvs, qbEnvs := h.ingested(streams.SystemHubSpot), h.ingested(streams.SystemQBO)
+	for _, tc := range []struct {
+		system streams.System
+		envs   []envelope.Envelope
+		want   int
+	}{{streams.SystemHubSpot, hsEnvs, 20}, {streams.SystemQBO, qbEnvs, qbTotal}} {
+		ids := byID(tc.envs)
+		if len(tc.envs) != tc.want || len(ids) != tc.want {
+			t.Errorf("%s: %d messages for %d records, want %d each", tc.system, len(tc.envs), len(ids), tc.want)
+		}
+		for _, e := range tc.envs {
+			if _, err := strconv.ParseInt(e.SourceVersion, 10, 64); err != nil || e.SourceVersion == "0" {
+				t.Errorf("%s %s: source version %q is not Unix ms", tc.system, e.RecordID, e.SourceVersion)
+			}
+		}
+	}
+	// HubSpot: properties and the primary company's name.
+	var withCompany int
+	for _, e := range hsEnvs {
+		r := payload(t, e)
+		for _, p := range []string{"email", "firstname", "lastname", "createdate", "lastmodifieddate"} {
+			if _, ok := r.Fields[p]; !ok {
+				t.Errorf("hubspot %s: no %s", e.RecordID, p)
+			}
+		}
+		if r.First("company.name") != "" {
+			withCompany++
+		}
+	}
+	statuses := map[string]int{}
+	for _, e := range hsEnvs {
+		for _, st := range payload(t, e).Related["invoices.hs_invoice_status"] {
+			statuses[st]++
+		}
+	}
+	if statuses["open"] != 2 || statuses["draft"] != 1 { // demo: three invoices, one a draft
+		t.Errorf("invoice statuses %v, want open:2 draft:1", statuses)
+	}
+	if withCompany != 16 { // demo: 16 of 20 contacts have a primary company
+		t.Errorf("%d contacts carry company.name, want 16", withCompany)
+	}
+	// QBO: flattened paths, inactive customers included.
+	var inactive int
+	for _, e := range qbEnvs {
+		r := payload(t, e)
+		for _, p := range []string{"DisplayName", "Active", "MetaData.CreateTime", "MetaData.LastUpdatedTime"} {
+			if r.Fields[p] == "" {
+				t.Errorf("qbo %s: no %s", e.RecordID, p)
+			}
+		}
+		if r.Fields["Active"] == "false" {
+			inactive++
+		}
+		if r.Fields["BillAddr.City"] == "" {
+			t.Errorf("qbo %s: no BillAddr.City", e.RecordID)
+		}
+	}
+	if inactive != qbInactive || inactive == 0 {
+		t.Errorf("%d inactive customers, want %d", inactive, qbInactive)
+	}
+	kv, _ := h.ns.JS.KeyValue(h.ctx, streams.BucketCursors)
+	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, streams.SystemHubSpot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog ingestor.Backfill
+	if err := json.Unmarshal(e.Value(), &prog); err != nil || prog.Done != 20 || prog.Total != 20 {
+		t.Errorf("hubspot backfill progress %+v (%v)", prog, err)
+	}
+
+	// Changes after the backfill reach the stream through the pollers.
+	hsID := hsEnvs[0].RecordID
+	h.editHubSpot(hsID, map[string]string{"firstname": "Polled"})
+	qbID := qbEnvs[0].RecordID
+	h.editQBO(qbID, "PolledToo")
+	eventually(t, 15*time.Second, "polled changes", func() bool {
+		return len(byID(h.ingested(streams.SystemHubSpot))[hsID]) == 2 && len(byID(h.ingested(streams.SystemQBO))[qbID]) == 2
+	})
+	hsLatest := byID(h.ingested(streams.SystemHubSpot))[hsID]
+	if got := payload(t, hsLatest[1]).Fields["firstname"]; got != "Polled" {
+		t.Errorf("hubspot change: firstname %q", got)
+	}
+	if hsLatest[1].SourceVersion <= hsLatest[0].SourceVersion && len(hsLatest[1].SourceVersion) <= len(hsLatest[0].SourceVersion) {
+		t.Errorf("hubspot version did not grow: %s -> %s", hsLatest[0].SourceVersion, hsLatest[1].SourceVersion)
+	}
+	qbLatest := byID(h.ingested(streams.SystemQBO))[qbID]
+	if got := payload(t, qbLatest[1]).Fields["GivenName"]; got != "PolledToo" {
+		t.Errorf("qbo change: GivenName %q", got)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if n, m := len(h.ingested(streams.SystemHubSpot)), len(h.ingested(streams.SystemQBO)); n != 21 || m != qbTotal+1 {
+		t.Errorf("after the changes: %d hubspot and %d qbo messages, want 21 and %d", n, m, qbTotal+1)
+	}
+}
+
+func TestWebhooksFetchFullRecord(t *testing.T) {
+	for _, format := range []simqbo.WebhookFormat{simqbo.WebhookLegacy, simqbo.WebhookCloudEvents} {
+		t.Run(string(format), func(t *testing.T) { testWebhooks(t, format) })
+	}
+}
+
+func testWebhooks(t *testing.T, format simqbo.WebhookFormat) {
+	h := newHarness(t, true, func(c *simqbo.Config) { c.WebhookFormat = format })
+	h.start(h.config(time.Hour), true) // the poller only backfills here
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	time.Sleep(1100 * time.Millisecond) // QBO times have 1 s precision: an edit in the seed's second would keep its version
+	hsID := h.ingested(streams.SystemHubSpot)[2].RecordID
+	qbID := h.ingested(streams.SystemQBO)[1].RecordID
+	h.editHubSpot(hsID, map[string]string{"phone": "(650) 555-9999"})
+	h.editQBO(qbID, "Hooked")
+	eventually(t, 15*time.Second, "webhook changes", func() bool {
+		return len(byID(h.ingested(streams.SystemHubSpot))[hsID]) == 2 && len(byID(h.ingested(streams.SystemQBO))[qbID]) == 2
+	})
+	hs := byID(h.ingested(streams.SystemHubSpot))[hsID][1]
+	r := payload(t, hs)
+	if r.Fields["phone"] != "(650) 555-9999" || r.Fields["email"] == "" || r.Fields["lastname"] == "" {
+		t.Errorf("hubspot webhook record is not the full record: %v", r.Fields)
+	}
+	qb := byID(h.ingested(streams.SystemQBO))[qbID][1]
+	q := payload(t, qb)
+	if q.Fields["GivenName"] != "Hooked" || q.Fields["DisplayName"] == "" || q.Fields["MetaData.LastUpdatedTime"] == "" {
+		t.Errorf("qbo webhook record is not the full record: %v", q.Fields)
+	}
+	// The version is LastUpdatedTime with the SyncToken in the milliseconds.
+	lu, err := time.Parse(time.RFC3339, q.Fields["MetaData.LastUpdatedTime"])
+	st, _ := strconv.Atoi(q.Fields["SyncToken"])
+	if err != nil || qb.SourceVersion != strconv.FormatInt(lu.UnixMilli()+int64(st%1000), 10) {
+		t.Errorf("qbo source version %s does not match LastUpdatedTime %s and SyncToken %d", qb.SourceVersion, q.Fields["MetaData.LastUpdatedTime"], st)
+	}
+
+	// A HubSpot deletion arrives as a Deleted record.
+	req, _ := http.NewRequest(http.MethodDelete, h.hsURL+"/_sim/ui/contacts/"+hsID, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	eventually(t, 15*time.Second, "deletion", func() bool {
+		l := byID(h.ingested(streams.SystemHubSpot))[hsID]
+		// Archiving also removes its associations: those notices find the
+		// contact gone and publish deletions too (at their own times).
+		return len(l) >= 3 && payload(t, l[len(l)-1]).Deleted
+	})
+}
+
+func TestBadSignaturesAreRefusedAndRecorded(t *testing.T) {
+	h := newHarness(t, false)
+	h.start(h.config(time.Hour), true)
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	before := len(h.ingested(streams.SystemHubSpot)) + len(h.ingested(streams.SystemQBO))
+	contact := h.ingested(streams.SystemHubSpot)[0].RecordID
+
+	hsBody := []byte(`[{"eventId":1,"subscriptionId":3,"portalId":4000001,"appId":5000001,"occurredAt":` +
+		strconv.FormatInt(time.Now().UnixMilli(), 10) + `,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":` + contact +
+		`,"propertyName":"firstname","changeSource":"CRM_UI"}]`)
+	sign := func(ts string) string {
+		m := hmac.New(sha256.New, []byte(hsSecret))
+		m.Write([]byte(http.MethodPost + h.hook.URL + ingestor.PathHubSpotWebhook))
+		m.Write(hsBody)
+		m.Write([]byte(ts))
+		return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	stale := strconv.FormatInt(time.Now().Add(-6*time.Minute).UnixMilli(), 10)
+	qboBody := []byte(`{"eventNotifications":[{"realmId":"` + h.realm + `","dataChangeEvent":{"entities":[{"name":"Customer","id":"1","operation":"Update","lastUpdated":"2026-11-27T01:00:00-0800"}]}}]}`)
+	for _, tc := range []struct {
+		name    string
+		path    string
+		body    []byte
+		headers map[string]string
+	}{
+		{"hubspot wrong signature", ingestor.PathHubSpotWebhook, hsBody, map[string]string{"X-HubSpot-Signature-v3": base64.StdEncoding.EncodeToString([]byte("nope")), "X-HubSpot-Request-Timestamp": now}},
+		{"hubspot stale timestamp", ingestor.PathHubSpotWebhook, hsBody, map[string]string{"X-HubSpot-Signature-v3": sign(stale), "X-HubSpot-Request-Timestamp": stale}},
+		{"hubspot no signature", ingestor.PathHubSpotWebhook, hsBody, nil},
+		{"qbo wrong signature", ingestor.PathQBOWebhook, qboBody, map[string]string{"intuit-signature": simqbo.Sign("other-verifier", qboBody)}},
+		{"qbo no signature", ingestor.PathQBOWebhook, qboBody, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, h.hook.URL+tc.path, bytes.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("answered %d, want 401", resp.StatusCode)
+			}
+		})
+	}
+	// The same HubSpot body correctly signed is accepted (the control). Its
+	// contact is unchanged since the backfill, so the fetch republishes the
+	// same version under the same Nats-Msg-Id and the stream drops it: the
+	// count below also shows a webhook and an earlier read collapsing.
+	req, _ := http.NewRequest(http.MethodPost, h.hook.URL+ingestor.PathHubSpotWebhook, bytes.NewReader(hsBody))
+	req.Header.Set("X-HubSpot-Signature-v3", sign(now))
+	req.Header.Set("X-HubSpot-Request-Timestamp", now)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a valid signature answered %d", resp.StatusCode)
+	}
+
+	time.Sleep(time.Second)
+	if after := len(h.ingested(streams.SystemHubSpot)) + len(h.ingested(streams.SystemQBO)); after != before {
+		t.Errorf("%d messages after the refused webhooks, want %d", after, before)
+	}
+	// Every refusal is a failed activity event without personal data.
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	st, err := h.ns.JS.Stream(ctx, streams.StreamActivity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.ActivitySubject("", "", string(activity.OutcomeFailed))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused int
+	deadline := time.Now().Add(5 * time.Second)
+	for refused < 5 && time.Now().Before(deadline) {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			evs, err := activity.DecodeMessage(m.Data())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range evs {
+				if ev.ErrorCode == string(ingestor.CodeSignatureInvalid) && ev.Stage == ingestor.Stage {
+					refused++
+					if strings.Contains(ev.ErrorMessage, "@") || ev.HubSpotID != "" || ev.QBOID != "" {
+						t.Errorf("refusal event carries record data: %+v", ev)
+					}
+				}
+			}
+		}
+	}
+	if refused != 5 {
+		t.Errorf("%d refusal events, want 5", refused)
+	}
+}
+
+func TestOnlyOneInstancePolls(t *testing.T) {
+	h := newHarness(t, false)
+	cfg := h.config(300 * time.Millisecond)
+	a, stopA := h.start(cfg, false)
+	b, _ := h.start(cfg, false)
+	keys := []string{ingestor.LeaseKey(connID, streams.SystemHubSpot), ingestor.LeaseKey(connID, streams.SystemQBO)}
+	holders := func() map[string]int {
+		n := map[string]int{}
+		for _, k := range append(a.Holding(), b.Holding()...) {
+			n[k]++
+		}
+		return n
+	}
+	eventually(t, 10*time.Second, "both leases taken", func() bool { return len(holders()) == 2 })
+	for range 10 { // over several renewals, never two holders
+		for _, k := range keys {
+			if n := holders()[k]; n != 1 {
+				t.Fatalf("lease %s held by %d instances", k, n)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	if n, m := len(h.ingested(streams.SystemHubSpot)), len(h.ingested(streams.SystemQBO)); n != 20 || m != 200 {
+		t.Errorf("two instances published %d and %d records, want 20 and 200 (the demo data)", n, m)
+	}
+	// When the holder stops, the other takes over.
+	stopA()
+	eventually(t, 10*time.Second, "takeover", func() bool { return len(b.Holding()) == 2 })
+}

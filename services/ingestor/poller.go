@@ -1,0 +1,510 @@
+package ingestor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// pollTarget is one connection and side to poll.
+type pollTarget struct {
+	conn    string
+	system  streams.System
+	account string
+}
+
+func (t pollTarget) key() string { return t.conn + "." + string(t.system) }
+
+// LeaseKey is the leases-bucket key of the poller of conn and system.
+func LeaseKey(conn string, system streams.System) string {
+	return "poll." + conn + "." + string(system)
+}
+
+// CursorKey is the cursors-bucket key of the contact cursor of conn and system.
+func CursorKey(conn string, system streams.System) string {
+	return "cursor." + conn + "." + string(system) + "." + string(streams.ObjectContact)
+}
+
+// BackfillKey is the cursors-bucket key of the backfill progress of conn and system.
+func BackfillKey(conn string, system streams.System) string {
+	return "backfill." + conn + "." + string(system) + "." + string(streams.ObjectContact)
+}
+
+// Cursor is a poller's position, stored as JSON under CursorKey.
+type Cursor struct {
+	// Since: every change modified before it has been published.
+	Since time.Time `json:"since"`
+	// ID is HubSpot's tie-break: records at exactly Since with an id up to
+	// ID have been published too.
+	ID string `json:"id,omitempty"`
+	// Recent holds record id -> version (Unix ms) of records published in
+	// the overlap window, so an overlapping poll does not publish them again.
+	Recent    map[string]int64 `json:"recent,omitempty"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+// Backfill is the progress of an initial backfill, stored as JSON under
+// BackfillKey for the API.
+type Backfill struct {
+	Connection string         `json:"connection"`
+	System     streams.System `json:"system"`
+	Object     streams.Object `json:"object"`
+	State      string         `json:"state"` // running, done
+	Done       int            `json:"done"`
+	Total      int            `json:"total"`
+	RatePerSec float64        `json:"rate_per_sec"`
+	ETASeconds float64        `json:"eta_seconds"`
+	StartedAt  time.Time      `json:"started_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	FinishedAt time.Time      `json:"finished_at,omitzero"`
+}
+
+const maxRecent = 5000
+
+// errLeaseLost ends a round of polling when another instance holds the lease.
+var errLeaseLost = errors.New("poll lease lost")
+
+// runPoller competes for the lease of t and, while it holds it, backfills
+// (once) and polls every PollInterval.
+func (s *Service) runPoller(ctx context.Context, t pollTarget) {
+	key := LeaseKey(t.conn, t.system)
+	log := s.log.With(logging.KeyConnection, t.conn, slog.String("system", string(t.system)))
+	for {
+		if s.acquire(ctx, key) {
+			s.lead(ctx, t, key, log)
+		}
+		if sleep(ctx, s.cfg.LeaseRenew) != nil {
+			return
+		}
+	}
+}
+
+// acquire takes the lease when it is free (or already ours).
+func (s *Service) acquire(ctx context.Context, key string) bool {
+	_, err := s.leases.Create(ctx, key, []byte(s.instance))
+	if err == nil {
+		return true
+	}
+	if e, gerr := s.leases.Get(ctx, key); gerr == nil && string(e.Value()) == s.instance {
+		_, uerr := s.leases.Update(ctx, key, []byte(s.instance), e.Revision())
+		return uerr == nil
+	}
+	return false
+}
+
+// lead polls while the lease is renewed; it releases the lease on return.
+func (s *Service) lead(ctx context.Context, t pollTarget, key string, log *slog.Logger) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.leaseMu.Lock()
+	s.held[key] = true
+	s.leaseMu.Unlock()
+	defer func() {
+		s.leaseMu.Lock()
+		delete(s.held, key)
+		s.leaseMu.Unlock()
+		// release, so another replica takes over at once
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		if e, err := s.leases.Get(rctx, key); err == nil && string(e.Value()) == s.instance {
+			_ = s.leases.Delete(rctx, key, jetstream.LastRevision(e.Revision()))
+		}
+	}()
+	log.Info("poll lease taken")
+	renewDone := make(chan struct{})
+	go func() {
+		defer close(renewDone)
+		defer cancel()
+		for {
+			if sleep(lctx, s.cfg.LeaseRenew) != nil {
+				return
+			}
+			if !s.acquire(lctx, key) {
+				if lctx.Err() == nil {
+					log.Warn("poll lease lost")
+				}
+				return
+			}
+		}
+	}()
+	defer func() { cancel(); <-renewDone }()
+	for {
+		err := s.pollOnce(lctx, t, log)
+		if lctx.Err() != nil {
+			return
+		}
+		delay := s.cfg.PollInterval
+		if err != nil {
+			if errors.Is(err, errLeaseLost) {
+				return
+			}
+			log.Warn("poll failed", slog.String("error_code", string(syncerr.CodeOf(err))), logging.KeyError, err)
+			if ra := syncerr.RetryAfterOf(err); ra > delay {
+				delay = ra
+			}
+		}
+		if sleep(lctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// pollOnce backfills when there is no cursor, else polls since the cursor.
+func (s *Service) pollOnce(ctx context.Context, t pollTarget, log *slog.Logger) error {
+	c, ok := s.connection(t.conn)
+	if !ok || accountOf(c, t.system) != t.account {
+		return nil
+	}
+	cur, rev, err := s.loadCursor(ctx, t)
+	if err != nil {
+		return err
+	}
+	if rev == 0 || (t.system == streams.SystemQBO && s.now().Sub(cur.Since) > qbo.CDCWindow-time.Hour) {
+		return s.backfill(ctx, t, rev, log)
+	}
+	if t.system == streams.SystemQBO {
+		return s.pollQBO(ctx, t, cur, rev)
+	}
+	return s.pollHubSpot(ctx, t, cur, rev)
+}
+
+func (s *Service) loadCursor(ctx context.Context, t pollTarget) (Cursor, uint64, error) {
+	e, err := s.cursors.Get(ctx, CursorKey(t.conn, t.system))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Cursor{}, 0, nil
+	}
+	if err != nil {
+		return Cursor{}, 0, syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	var cur Cursor
+	if err := json.Unmarshal(e.Value(), &cur); err != nil {
+		return Cursor{}, 0, fmt.Errorf("cursor %s: %w", e.Key(), err)
+	}
+	return cur, e.Revision(), nil
+}
+
+// saveCursor writes the cursor under compare-and-set: a conflict means
+// another instance polls this side, and this one stops.
+func (s *Service) saveCursor(ctx context.Context, t pollTarget, cur Cursor, rev uint64) (uint64, error) {
+	cur.UpdatedAt = s.now().UTC()
+	body, err := json.Marshal(cur)
+	if err != nil {
+		return rev, err
+	}
+	key := CursorKey(t.conn, t.system)
+	var next uint64
+	if rev == 0 {
+		next, err = s.cursors.Create(ctx, key, body)
+	} else {
+		next, err = s.cursors.Update(ctx, key, body, rev)
+	}
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+			return rev, errLeaseLost
+		}
+		return rev, syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	return next, nil
+}
+
+// remember adds published records to the cursor's overlap set and prunes
+// what fell out of the window before Since.
+func (s *Service) remember(cur *Cursor, recs []ingested, from time.Time) {
+	if cur.Recent == nil {
+		cur.Recent = map[string]int64{}
+	}
+	for _, r := range recs {
+		cur.Recent[r.id] = r.version.UnixMilli()
+	}
+	cut := from.UnixMilli()
+	for id, v := range cur.Recent {
+		if v < cut {
+			delete(cur.Recent, id)
+		}
+	}
+	// After a burst, forget some (any): at worst they are published again
+	// and the stream's duplicate window or the resolver drops them.
+	for id := range cur.Recent {
+		if len(cur.Recent) <= maxRecent {
+			break
+		}
+		delete(cur.Recent, id)
+	}
+}
+
+// fresh drops records already published at the same version.
+func fresh(cur Cursor, recs []ingested) []ingested {
+	out := recs[:0:0]
+	for _, r := range recs {
+		if v, ok := cur.Recent[r.id]; ok && v == r.version.UnixMilli() {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// --- HubSpot poll ----------------------------------------------------------------
+
+func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev uint64) error {
+	c, _ := s.connection(t.conn)
+	cl, err := s.clients.HubSpot(c)
+	if err != nil {
+		return err
+	}
+	from := cur.Since.Add(-s.cfg.PollOverlap)
+	var page []hubspot.Object
+	flush := func() error {
+		if len(page) == 0 {
+			return nil
+		}
+		recs, err := enrichContacts(ctx, cl, page)
+		if err != nil {
+			return err
+		}
+		page = page[:0]
+		recs = fresh(cur, recs)
+		if err := s.publish(ctx, t.conn, t.system, recs); err != nil {
+			return err
+		}
+		s.remember(&cur, recs, from)
+		return nil
+	}
+	last, err := cl.ScanModifiedSince(ctx, hubspot.Contacts, hubspot.Cursor{Time: from}, contactProperties(c), func(o hubspot.Object) error {
+		if v, ok := cur.Recent[o.ID]; ok && v == hubspotVersion(o).UnixMilli() {
+			return nil // published already (overlap window)
+		}
+		page = append(page, o)
+		if len(page) >= hubspot.MaxSearchLimit {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	if last.Time.After(cur.Since) || (last.Time.Equal(cur.Since) && last.ID > cur.ID) {
+		cur.Since, cur.ID = last.Time, last.ID
+	}
+	s.remember(&cur, nil, cur.Since.Add(-s.cfg.PollOverlap))
+	_, err = s.saveCursor(ctx, t, cur, rev)
+	return err
+}
+
+// --- QBO poll ------------------------------------------------------------------------
+
+func (s *Service) pollQBO(ctx context.Context, t pollTarget, cur Cursor, rev uint64) error {
+	c, _ := s.connection(t.conn)
+	cl, err := s.clients.QBO(c)
+	if err != nil {
+		return err
+	}
+	for {
+		start := s.now()
+		from := cur.Since.Add(-s.cfg.PollOverlap)
+		res, err := cl.CDC(ctx, []string{qbo.EntityCustomer}, from)
+		if err != nil {
+			return err
+		}
+		var recs []ingested
+		maxSeen := cur.Since
+		for _, cust := range res.Customers {
+			r, err := customerRecord(cust)
+			if err != nil {
+				return syncerr.Permanent(syncerr.CodeBadMessage, err)
+			}
+			recs = append(recs, r)
+		}
+		for _, d := range res.Deleted[qbo.EntityCustomer] {
+			at := d.LastUpdated
+			if at.IsZero() {
+				at = start
+			}
+			recs = append(recs, deletedCustomer(d.ID, at))
+		}
+		for _, r := range recs {
+			if r.version.After(maxSeen) {
+				maxSeen = r.version
+			}
+		}
+		recs = fresh(cur, recs)
+		if err := s.publish(ctx, t.conn, t.system, recs); err != nil {
+			return err
+		}
+		s.remember(&cur, recs, from)
+		if res.Full() {
+			cur.Since = maxSeen // more to read: go on from the last change seen
+		} else if next := start.Add(-s.cfg.PollOverlap); next.After(cur.Since) {
+			// everything up to the start of this poll has been seen
+			cur.Since = maxTime(maxSeen, next)
+		} else {
+			cur.Since = maxTime(maxSeen, cur.Since)
+		}
+		s.remember(&cur, nil, cur.Since.Add(-s.cfg.PollOverlap))
+		if rev, err = s.saveCursor(ctx, t, cur, rev); err != nil {
+			return err
+		}
+		if !res.Full() {
+			return nil
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// --- backfill -------------------------------------------------------------------------
+
+// backfill reads every contact (HubSpot) or customer (QBO, inactive ones
+// too), publishes each, then sets the cursor to the start of the backfill
+// (minus the overlap), so the poller picks up what changed meanwhile.
+func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *slog.Logger) error {
+	c, _ := s.connection(t.conn)
+	start := s.now()
+	prog := Backfill{Connection: t.conn, System: t.system, Object: streams.ObjectContact, State: "running", StartedAt: start.UTC()}
+	lastLog := time.Time{}
+	report := func(final bool) {
+		now := s.now()
+		elapsed := now.Sub(start).Seconds()
+		if elapsed > 0 {
+			prog.RatePerSec = math.Round(float64(prog.Done)/elapsed*10) / 10
+		}
+		if prog.RatePerSec > 0 && prog.Total > prog.Done {
+			prog.ETASeconds = math.Round(float64(prog.Total-prog.Done) / prog.RatePerSec)
+		} else {
+			prog.ETASeconds = 0
+		}
+		prog.UpdatedAt = now.UTC()
+		if final {
+			prog.State, prog.FinishedAt = "done", now.UTC()
+		}
+		if body, err := json.Marshal(prog); err == nil {
+			if _, err := s.cursors.Put(ctx, BackfillKey(t.conn, t.system), body); err != nil {
+				log.Warn("backfill progress not stored", logging.KeyError, err)
+			}
+		}
+		if final || now.Sub(lastLog) >= 5*time.Second {
+			lastLog = now
+			log.Info("backfill progress", slog.String("state", prog.State), slog.Int("done", prog.Done), slog.Int("total", prog.Total),
+				slog.Float64("rate_per_sec", prog.RatePerSec), slog.Float64("eta_seconds", prog.ETASeconds))
+		}
+	}
+	var err error
+	if t.system == streams.SystemQBO {
+		err = s.backfillQBO(ctx, t, c, &prog, report)
+	} else {
+		err = s.backfillHubSpot(ctx, t, c, &prog, report)
+	}
+	if err != nil {
+		return err
+	}
+	if prog.Total < prog.Done {
+		prog.Total = prog.Done
+	}
+	cur := Cursor{Since: start.Add(-s.cfg.PollOverlap).UTC()}
+	if _, err := s.saveCursor(ctx, t, cur, rev); err != nil {
+		return err
+	}
+	report(true)
+	return nil
+}
+
+func (s *Service) backfillHubSpot(ctx context.Context, t pollTarget, c connection.Connection, prog *Backfill, report func(bool)) error {
+	cl, err := s.clients.HubSpot(c)
+	if err != nil {
+		return err
+	}
+	if p, err := cl.Search(ctx, hubspot.Contacts, hubspot.SearchRequest{Limit: 1}); err == nil {
+		prog.Total = p.Total
+	}
+	report(false)
+	after := ""
+	for {
+		page, err := cl.List(ctx, hubspot.Contacts, hubspot.ListOptions{Limit: 100, After: after, Properties: contactProperties(c)})
+		if err != nil {
+			return err
+		}
+		recs, err := enrichContacts(ctx, cl, page.Results)
+		if err != nil {
+			return err
+		}
+		if err := s.publish(ctx, t.conn, t.system, recs); err != nil {
+			return err
+		}
+		prog.Done += len(recs)
+		report(false)
+		if page.After == "" {
+			return nil
+		}
+		after = page.After
+	}
+}
+
+func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Connection, prog *Backfill, report func(bool)) error {
+	cl, err := s.clients.QBO(c)
+	if err != nil {
+		return err
+	}
+	const where = "Active IN (true, false)"
+	if n, err := cl.Count(ctx, qbo.EntityCustomer, where); err == nil {
+		prog.Total = n
+	}
+	report(false)
+	var batch []ingested
+	flush := func() error {
+		if err := s.publish(ctx, t.conn, t.system, batch); err != nil {
+			return err
+		}
+		prog.Done += len(batch)
+		batch = batch[:0]
+		report(false)
+		return nil
+	}
+	err = qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityCustomer, Where: where, OrderBy: "Id", PageSize: 500}, func(cust qbo.Customer) error {
+		r, err := customerRecord(cust)
+		if err != nil {
+			return syncerr.Permanent(syncerr.CodeBadMessage, err)
+		}
+		batch = append(batch, r)
+		if len(batch) >= 100 {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,362 @@
+package ingestor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/clients"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// Service is the ingestor target: webhook receivers (mounted with Routes)
+// and the pollers (started by Run).
+type Service struct {
+	cfg      Config
+	js       jetstream.JetStream
+	log      *slog.Logger
+	hc       *http.Client
+	now      func() time.Time
+	instance string
+
+	tokens   *tokens.Store
+	connKV   jetstream.KeyValue
+	cursors  jetstream.KeyValue
+	leases   jetstream.KeyValue
+	activity *activity.Publisher
+
+	connMu sync.RWMutex
+	conns  map[string]connection.Connection
+	ready  chan struct{}
+
+	clients *clients.Factory
+
+	queue chan notice
+
+	leaseMu sync.Mutex
+	held    map[string]bool // lease keys this instance holds
+}
+
+// New builds the service on js: it opens the connections, tokens, cursors
+// and leases buckets (they must exist: streams.Ensure).
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.Logger, opts ...Option) (*Service, error) {
+	if logger == nil {
+		logger = logging.Discard()
+	}
+	s := &Service{cfg: cfg, js: js, log: logger.With(slog.String(logging.KeyStage, Stage)), now: time.Now,
+		instance: uuid.NewString(), conns: map[string]connection.Connection{}, ready: make(chan struct{}),
+		held: map[string]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.hc == nil {
+		s.hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if s.cfg.WebhookQueue <= 0 {
+		s.cfg.WebhookQueue = 1000
+	}
+	if s.cfg.WebhookWorkers <= 0 {
+		s.cfg.WebhookWorkers = 8
+	}
+	if s.cfg.LeaseRenew <= 0 {
+		s.cfg.LeaseRenew = 10 * time.Second
+	}
+	if s.cfg.PollInterval <= 0 {
+		s.cfg.PollInterval = 30 * time.Second
+	}
+	if s.cfg.WebhookMaxAge <= 0 {
+		s.cfg.WebhookMaxAge = 5 * time.Minute
+	}
+	s.queue = make(chan notice, s.cfg.WebhookQueue)
+	crypt, err := tokens.NewCrypter(cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	open := func(name string) (jetstream.KeyValue, error) {
+		kv, err := js.KeyValue(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s bucket: %w", name, err)
+		}
+		return kv, nil
+	}
+	tokKV, err := open(streams.BucketTokens)
+	if err != nil {
+		return nil, err
+	}
+	s.tokens = tokens.NewStore(tokKV, crypt)
+	s.clients = clients.NewFactory(cfg.Apps, s.tokens, s.log, s.hc)
+	if s.connKV, err = open(streams.BucketConnections); err != nil {
+		return nil, err
+	}
+	if s.cursors, err = open(streams.BucketCursors); err != nil {
+		return nil, err
+	}
+	if s.leases, err = open(streams.BucketLeases); err != nil {
+		return nil, err
+	}
+	s.activity = activity.NewPublisher(js)
+	return s, nil
+}
+
+// Run watches the connections, runs the webhook workers and one poller per
+// connection and side until ctx is cancelled; held leases are released.
+func (s *Service) Run(ctx context.Context) error {
+	w, err := s.connKV.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch connections: %w", err)
+	}
+	defer w.Stop()
+	var wg sync.WaitGroup
+	for range s.cfg.WebhookWorkers {
+		wg.Go(func() { s.webhookWorker(ctx) })
+	}
+	pollers := map[string]context.CancelFunc{}
+	stopAll := func() {
+		for _, c := range pollers {
+			c()
+		}
+	}
+	reconcile := func() {
+		want := map[string]pollTarget{}
+		s.connMu.RLock()
+		for _, c := range s.conns {
+			for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
+				if ingests(c, sys) && accountOf(c, sys) != "" {
+					t := pollTarget{conn: c.ID, system: sys, account: accountOf(c, sys)}
+					want[t.key()] = t
+				}
+			}
+		}
+		s.connMu.RUnlock()
+		for k, cancel := range pollers {
+			if _, ok := want[k]; !ok {
+				cancel()
+				delete(pollers, k)
+			}
+		}
+		for k, t := range want {
+			if _, ok := pollers[k]; ok {
+				continue
+			}
+			pctx, cancel := context.WithCancel(ctx)
+			pollers[k] = cancel
+			wg.Go(func() { s.runPoller(pctx, t) })
+		}
+	}
+	initial := true
+	for {
+		select {
+		case <-ctx.Done():
+			stopAll()
+			wg.Wait()
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.activity.Flush(flushCtx)
+			cancel()
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				stopAll()
+				wg.Wait()
+				return errors.New("connections watch ended")
+			}
+			if e == nil {
+				if initial {
+					initial = false
+					close(s.ready)
+				}
+				reconcile()
+				continue
+			}
+			s.applyConn(e)
+			if !initial {
+				reconcile()
+			}
+		}
+	}
+}
+
+func (s *Service) applyConn(e jetstream.KeyValueEntry) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(s.conns, e.Key())
+		return
+	}
+	var c connection.Connection
+	if err := json.Unmarshal(e.Value(), &c); err != nil {
+		s.log.Error("unreadable connection in the bucket; keeping the previous version", logging.KeyConnection, e.Key(), logging.KeyError, err)
+		return
+	}
+	s.conns[e.Key()] = c
+}
+
+// waitReady waits until the connections are loaded (webhooks arriving at
+// start must not be matched against an empty list).
+func (s *Service) waitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// connectionsFor returns the connections of an account on system that
+// ingest contacts from it, by id.
+func (s *Service) connectionsFor(system streams.System, account string) []connection.Connection {
+	s.connMu.RLock()
+	defer s.connMu.RUnlock()
+	var out []connection.Connection
+	for _, c := range s.conns {
+		if accountOf(c, system) == account && ingests(c, system) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *Service) connection(id string) (connection.Connection, bool) {
+	s.connMu.RLock()
+	defer s.connMu.RUnlock()
+	c, ok := s.conns[id]
+	return c, ok
+}
+
+// ingests reports whether contacts of c are read from system: the object
+// is enabled and its direction moves records from there.
+func ingests(c connection.Connection, system streams.System) bool {
+	o := c.Object(streams.ObjectContact)
+	return o.Enabled && o.Direction.Moves(system)
+}
+
+func accountOf(c connection.Connection, system streams.System) string {
+	if system == streams.SystemQBO {
+		return c.QBO.RealmID
+	}
+	return c.HubSpot.PortalID
+}
+
+// Holding lists the poll leases this instance holds ("poll.<conn>.<system>").
+func (s *Service) Holding() []string {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	out := make([]string, 0, len(s.held))
+	for k := range s.held {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// --- publishing ------------------------------------------------------------------
+
+// ingested is one record ready to publish.
+type ingested struct {
+	id         string
+	version    time.Time // last modification at the source
+	rec        record.Ingested
+	occurredAt time.Time
+}
+
+func versionString(t time.Time) string {
+	if t.IsZero() || t.UnixMilli() < 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d", t.UnixMilli())
+}
+
+// publish sends the records of one connection and side and waits for the
+// stream's acks. A record seen twice (webhook and poll) has the same
+// Nats-Msg-Id and is stored once.
+func (s *Service) publish(ctx context.Context, conn string, source streams.System, recs []ingested) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	envs := make([]envelope.Envelope, 0, len(recs))
+	for _, r := range recs {
+		payload, err := json.Marshal(r.rec)
+		if err != nil {
+			return err
+		}
+		occurred := r.occurredAt
+		if occurred.IsZero() {
+			occurred = r.version
+		}
+		env := envelope.Envelope{Connection: conn, Object: streams.ObjectContact, Stage: streams.StageIngested, Source: source,
+			RecordID: r.id, SourceVersion: versionString(r.version), OccurredAt: occurred.UTC(), Payload: payload}
+		msg, err := pipeline.OutputMsg(env)
+		if err != nil {
+			return syncerr.Permanent(syncerr.CodeBadMessage, err)
+		}
+		f, err := s.js.PublishMsgAsync(msg)
+		if err != nil {
+			return syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("publish %s: %w", msg.Subject, err))
+		}
+		futures = append(futures, f)
+		envs = append(envs, env)
+	}
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("publish %s: %w", f.Msg().Subject, err))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.recordSuccess(envs[i], recs[i].rec.Deleted)
+	}
+	return nil
+}
+
+// recordSuccess emits the activity row of a published record (best effort:
+// the record itself is already safely in the stream).
+func (s *Service) recordSuccess(env envelope.Envelope, deleted bool) {
+	action := "fetch"
+	if deleted {
+		action = "delete"
+	}
+	ev := activity.Event{EventID: activity.DerivedID(Stage, env.MsgID()), Time: s.now().UTC(), Connection: env.Connection,
+		Object: string(env.Object), RecordKey: env.RecordKey(), SourceSystem: string(env.Source), Stage: Stage,
+		Action: action, Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
+	if env.Source == streams.SystemQBO {
+		ev.QBOID, ev.Direction = env.RecordID, string(connection.QBOToHubSpot)
+	} else {
+		ev.HubSpotID, ev.Direction = env.RecordID, string(connection.HubSpotToQBO)
+	}
+	if _, err := s.activity.PublishAsync(ev); err != nil {
+		s.log.Warn("activity event not published", logging.KeyError, err)
+	}
+}
+
+// recordFailure emits a failed activity row (no personal data).
+func (s *Service) recordFailure(conn string, source streams.System, recordID string, action string, code syncerr.Code, msg string) {
+	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(streams.ObjectContact),
+		SourceSystem: string(source), Stage: Stage, Action: action, Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
+	if recordID != "" {
+		ev.RecordKey = string(source) + ":" + recordID
+		if source == streams.SystemQBO {
+			ev.QBOID = recordID
+		} else {
+			ev.HubSpotID = recordID
+		}
+	}
+	if _, err := s.activity.PublishAsync(ev); err != nil {
+		s.log.Warn("activity event not published", logging.KeyError, err)
+	}
+}

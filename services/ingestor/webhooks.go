@@ -1,0 +1,429 @@
+package ingestor
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// CodeSignatureInvalid is the failure category of a webhook delivery whose
+// signature is missing, wrong or stale.
+const CodeSignatureInvalid syncerr.Code = "WEBHOOK_SIGNATURE_INVALID"
+
+// Webhook paths.
+const (
+	PathHubSpotWebhook = "/webhooks/hubspot"
+	PathQBOWebhook     = "/webhooks/qbo"
+)
+
+const maxWebhookBody = 4 << 20
+
+// Routes mounts the webhook receivers on mux.
+func (s *Service) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+PathHubSpotWebhook, s.hubspotWebhook)
+	mux.HandleFunc("POST "+PathQBOWebhook, s.qboWebhook)
+}
+
+// notice is one record to fetch and publish because of a webhook.
+type notice struct {
+	system  streams.System
+	account string // portal id or realm id
+	id      string
+	deleted bool      // the notice says the record is gone
+	at      time.Time // when the change happened (for deletions)
+}
+
+// --- HubSpot -----------------------------------------------------------------
+
+// hubspotEvent is the part of a v3 webhook event the ingestor reads.
+type hubspotEvent struct {
+	EventID          json.Number `json:"eventId"`
+	PortalID         json.Number `json:"portalId"`
+	OccurredAt       int64       `json:"occurredAt"`
+	SubscriptionType string      `json:"subscriptionType"`
+	ObjectID         json.Number `json:"objectId"`
+	ObjectTypeID     string      `json:"objectTypeId"`
+	FromObjectID     json.Number `json:"fromObjectId"`
+	MergedObjectIDs  []int64     `json:"mergedObjectIds"`
+	PrimaryObjectID  json.Number `json:"primaryObjectId"`
+}
+
+func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+	if err != nil || len(body) > maxWebhookBody {
+		http.Error(w, "unreadable body", http.StatusBadRequest)
+		return
+	}
+	if reason := s.verifyHubSpot(r, body); reason != "" {
+		s.rejectWebhook(w, streams.SystemHubSpot, reason)
+		return
+	}
+	var events []hubspotEvent
+	if err := json.Unmarshal(body, &events); err != nil {
+		http.Error(w, "body is not a JSON array of events", http.StatusBadRequest)
+		return
+	}
+	var notices []notice
+	seen := map[string]bool{}
+	add := func(n notice) {
+		k := n.account + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
+		if n.id != "" && n.id != "0" && !seen[k] {
+			seen[k] = true
+			notices = append(notices, n)
+		}
+	}
+	for _, ev := range events {
+		typ := ev.SubscriptionType
+		isContact := strings.HasPrefix(typ, "contact.") || (strings.HasPrefix(typ, "object.") && ev.ObjectTypeID == "0-1")
+		if !isContact {
+			continue
+		}
+		kind := typ[strings.IndexByte(typ, '.')+1:]
+		at := time.UnixMilli(ev.OccurredAt).UTC()
+		base := notice{system: streams.SystemHubSpot, account: ev.PortalID.String(), at: at}
+		switch kind {
+		case "deletion", "privacyDeletion":
+			n := base
+			n.id, n.deleted = ev.ObjectID.String(), true
+			add(n)
+		case "associationChange":
+			n := base
+			n.id = ev.FromObjectID.String()
+			if n.id == "" {
+				n.id = ev.ObjectID.String()
+			}
+			add(n)
+		case "merge":
+			for _, m := range ev.MergedObjectIDs {
+				n := base
+				n.id, n.deleted = strconv.FormatInt(m, 10), true
+				add(n)
+			}
+			n := base
+			n.id = ev.PrimaryObjectID.String()
+			if n.id == "" {
+				n.id = ev.ObjectID.String()
+			}
+			add(n)
+		default: // creation, propertyChange, restore
+			n := base
+			n.id = ev.ObjectID.String()
+			add(n)
+		}
+	}
+	s.accept(w, notices)
+}
+
+// verifyHubSpot checks X-HubSpot-Signature-v3 (falling back to v1 when a
+// delivery carries no v3 header) and returns why it failed, or "".
+func (s *Service) verifyHubSpot(r *http.Request, body []byte) string {
+	secret := s.cfg.HubSpot.ClientSecret.Reveal()
+	if secret == "" {
+		return "HUBSPOT_CLIENT_SECRET is not set"
+	}
+	sig := r.Header.Get("X-HubSpot-Signature-v3")
+	if sig == "" {
+		v1 := r.Header.Get("X-HubSpot-Signature")
+		if v1 == "" || !strings.EqualFold(r.Header.Get("X-HubSpot-Signature-Version"), "v1") {
+			return "no signature"
+		}
+		h := sha256.New()
+		h.Write([]byte(secret))
+		h.Write(body)
+		if !hmac.Equal([]byte(hex.EncodeToString(h.Sum(nil))), []byte(strings.ToLower(v1))) {
+			return "v1 signature mismatch"
+		}
+		return ""
+	}
+	tsHeader := r.Header.Get("X-HubSpot-Request-Timestamp")
+	ts, err := strconv.ParseInt(tsHeader, 10, 64)
+	if err != nil {
+		return "bad timestamp"
+	}
+	age := s.now().Sub(time.UnixMilli(ts))
+	if age > s.cfg.WebhookMaxAge || age < -s.cfg.WebhookMaxAge {
+		return "stale timestamp"
+	}
+	want, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return "v3 signature not base64"
+	}
+	for _, uri := range s.signingURIs(r) {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(r.Method + uri))
+		m.Write(body)
+		m.Write([]byte(tsHeader))
+		if hmac.Equal(m.Sum(nil), want) {
+			return ""
+		}
+	}
+	return "v3 signature mismatch"
+}
+
+// signingURI decodes the escapes HubSpot decodes before signing.
+var signingURI = strings.NewReplacer("%3A", ":", "%2F", "/", "%3F", "?", "%40", "@", "%21", "!", "%24", "$",
+	"%27", "'", "%28", "(", "%29", ")", "%2A", "*", "%2C", ",", "%3B", ";")
+
+// signingURIs are the full URLs HubSpot may have signed: the configured
+// target URL, else the one rebuilt from the request.
+func (s *Service) signingURIs(r *http.Request) []string {
+	var out []string
+	if s.cfg.HubSpotWebhookURL != "" {
+		u := s.cfg.HubSpotWebhookURL
+		if r.URL.RawQuery != "" && !strings.Contains(u, "?") {
+			u += "?" + r.URL.RawQuery
+		}
+		out = append(out, signingURI.Replace(u))
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		scheme = strings.TrimSpace(strings.Split(p, ",")[0])
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+		host = strings.TrimSpace(strings.Split(h, ",")[0])
+	}
+	out = append(out, signingURI.Replace(scheme+"://"+host+r.URL.RequestURI()))
+	return out
+}
+
+// --- QBO ---------------------------------------------------------------------------
+
+type qboLegacy struct {
+	EventNotifications []struct {
+		RealmID         string `json:"realmId"`
+		DataChangeEvent struct {
+			Entities []struct {
+				Name        string `json:"name"`
+				ID          string `json:"id"`
+				Operation   string `json:"operation"`
+				LastUpdated string `json:"lastUpdated"`
+				DeletedID   string `json:"deletedId"`
+			} `json:"entities"`
+		} `json:"dataChangeEvent"`
+	} `json:"eventNotifications"`
+}
+
+type qboCloudEvent struct {
+	Type            string          `json:"type"`
+	Time            string          `json:"time"`
+	IntuitEntityID  string          `json:"intuitentityid"`
+	IntuitAccountID string          `json:"intuitaccountid"`
+	Data            json.RawMessage `json:"data"`
+}
+
+func (s *Service) qboWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+	if err != nil || len(body) > maxWebhookBody {
+		http.Error(w, "unreadable body", http.StatusBadRequest)
+		return
+	}
+	if reason := s.verifyQBO(r, body); reason != "" {
+		s.rejectWebhook(w, streams.SystemQBO, reason)
+		return
+	}
+	var notices []notice
+	seen := map[string]bool{}
+	add := func(n notice) {
+		k := n.account + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
+		if n.id != "" && !seen[k] {
+			seen[k] = true
+			notices = append(notices, n)
+		}
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var evs []qboCloudEvent
+		if err := json.Unmarshal(trimmed, &evs); err != nil {
+			http.Error(w, "unreadable CloudEvents array", http.StatusBadRequest)
+			return
+		}
+		for _, ev := range evs {
+			parts := strings.Split(ev.Type, ".") // qbo.customer.updated.v1
+			if len(parts) < 3 || parts[1] != "customer" {
+				continue
+			}
+			at, _ := time.Parse(time.RFC3339Nano, ev.Time)
+			n := notice{system: streams.SystemQBO, account: ev.IntuitAccountID, id: ev.IntuitEntityID, at: at}
+			add(n)
+			if parts[2] == "merged" {
+				var d struct {
+					DeletedID string `json:"deletedid"`
+				}
+				if json.Unmarshal(ev.Data, &d) == nil && d.DeletedID != "" {
+					add(notice{system: streams.SystemQBO, account: ev.IntuitAccountID, id: d.DeletedID, deleted: true, at: at})
+				}
+			}
+		}
+	} else {
+		var doc qboLegacy
+		if err := json.Unmarshal(trimmed, &doc); err != nil {
+			http.Error(w, "unreadable eventNotifications", http.StatusBadRequest)
+			return
+		}
+		for _, en := range doc.EventNotifications {
+			for _, e := range en.DataChangeEvent.Entities {
+				if e.Name != qbo.EntityCustomer {
+					continue
+				}
+				at, err := time.Parse("2006-01-02T15:04:05-0700", e.LastUpdated)
+				if err != nil {
+					at, _ = time.Parse(time.RFC3339Nano, e.LastUpdated)
+				}
+				add(notice{system: streams.SystemQBO, account: en.RealmID, id: e.ID, at: at})
+				if e.DeletedID != "" {
+					add(notice{system: streams.SystemQBO, account: en.RealmID, id: e.DeletedID, deleted: true, at: at})
+				}
+			}
+		}
+	}
+	s.accept(w, notices)
+}
+
+// verifyQBO checks intuit-signature: base64(HMAC-SHA256(verifier, body)).
+func (s *Service) verifyQBO(r *http.Request, body []byte) string {
+	verifier := s.cfg.QBOWebhookVerifier.Reveal()
+	if verifier == "" {
+		return "QBO_WEBHOOK_VERIFIER is not set"
+	}
+	sig := r.Header.Get("intuit-signature")
+	if sig == "" {
+		return "no signature"
+	}
+	want, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return "signature not base64"
+	}
+	m := hmac.New(sha256.New, []byte(verifier))
+	m.Write(body)
+	if !hmac.Equal(m.Sum(nil), want) {
+		return "signature mismatch"
+	}
+	return ""
+}
+
+// --- shared --------------------------------------------------------------------
+
+// rejectWebhook answers 401 and records the refusal (no body content, no
+// personal data).
+func (s *Service) rejectWebhook(w http.ResponseWriter, system streams.System, reason string) {
+	s.log.Warn("webhook refused", slog.String("system", string(system)), slog.String("reason", reason),
+		slog.String("error_code", string(CodeSignatureInvalid)))
+	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), SourceSystem: string(system), Stage: Stage,
+		Action: "webhook", Outcome: activity.OutcomeFailed, ErrorCode: string(CodeSignatureInvalid),
+		ErrorMessage: string(system) + " webhook refused: " + reason}
+	if _, err := s.activity.PublishAsync(ev); err != nil {
+		s.log.Warn("activity event not published", logging.KeyError, err)
+	}
+	http.Error(w, "invalid signature", http.StatusUnauthorized)
+}
+
+// accept queues the notices and answers at once; when the queue is full
+// the delivery is answered 503 so the sender retries it.
+func (s *Service) accept(w http.ResponseWriter, notices []notice) {
+	for i, n := range notices {
+		select {
+		case s.queue <- n:
+		default:
+			s.log.Warn("webhook queue full; asking the sender to retry", slog.Int("dropped", len(notices)-i))
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// webhookWorker fetches and publishes queued notices.
+func (s *Service) webhookWorker(ctx context.Context) {
+	if s.waitReady(ctx) != nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-s.queue:
+			conns := s.connectionsFor(n.system, n.account)
+			if len(conns) == 0 {
+				s.log.Debug("webhook notice for an account no connection ingests contacts from", slog.String("system", string(n.system)))
+			}
+			for _, c := range conns {
+				if err := s.handleNotice(ctx, c.ID, n); err != nil && ctx.Err() == nil {
+					code := syncerr.CodeOf(err)
+					s.log.Warn("webhook notice not ingested; the poller will catch up", logging.KeyConnection, c.ID,
+						slog.String("system", string(n.system)), slog.String("error_code", string(code)), logging.KeyError, err)
+					s.recordFailure(c.ID, n.system, n.id, "fetch", code, "fetch after webhook failed: "+string(code))
+				}
+			}
+		}
+	}
+}
+
+// handleNotice fetches the full record for one notice and publishes it.
+func (s *Service) handleNotice(ctx context.Context, connID string, n notice) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	c, ok := s.connection(connID)
+	if !ok {
+		return nil
+	}
+	if n.at.IsZero() {
+		n.at = s.now()
+	}
+	if n.system == streams.SystemHubSpot {
+		if n.deleted {
+			return s.publish(ctx, c.ID, n.system, []ingested{deletedContact(n.id, n.at)})
+		}
+		cl, err := s.clients.HubSpot(c)
+		if err != nil {
+			return err
+		}
+		found, missing, err := fetchContacts(ctx, cl, c, []string{n.id})
+		if err != nil {
+			return err
+		}
+		for _, id := range missing {
+			found = append(found, deletedContact(id, n.at))
+		}
+		return s.publish(ctx, c.ID, n.system, found)
+	}
+	if n.deleted {
+		return s.publish(ctx, c.ID, n.system, []ingested{deletedCustomer(n.id, n.at)})
+	}
+	cl, err := s.clients.QBO(c)
+	if err != nil {
+		return err
+	}
+	cust, err := cl.GetCustomer(ctx, n.id)
+	if syncerr.CodeOf(err) == qbo.CodeNotFound {
+		return s.publish(ctx, c.ID, n.system, []ingested{deletedCustomer(n.id, n.at)})
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := customerRecord(*cust)
+	if err != nil {
+		return err
+	}
+	return s.publish(ctx, c.ID, n.system, []ingested{rec})
+}
