@@ -27,6 +27,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/services/ingestor"
 	"github.com/ledgersync/ledgersync/services/resolver"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/services/transformer"
@@ -82,6 +83,7 @@ type app struct {
 	activitySink activitysink.Config
 	sim          sim.Config
 	api          api.Config
+	ingestor     ingestor.Config
 	transformer  transformer.Config
 	resolver     resolver.Config
 	writer       writer.Config

@@ -18,6 +18,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger and the test at once.
@@ -74,7 +75,10 @@ type process struct {
 
 func startSyncd(t *testing.T, target string, env map[string]string) *process {
 	t.Helper()
-	p := &process{done: make(chan int, 1), logs: &syncBuffer{}, http: testutil.FreeAddr(t)}
+	p := &process{done: make(chan int, 1), logs: &syncBuffer{}, http: env["SYNC_HTTP_ADDR"]}
+	if p.http == "" {
+		p.http = testutil.FreeAddr(t)
+	}
 	env["SYNC_HTTP_ADDR"] = p.http
 	env["LOG_FORMAT"] = "json"
 	ctx, cancel := context.WithCancel(context.Background())
@@ -301,6 +305,118 @@ func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
 	}
 	if count.QueryResponse.TotalCount < 10 {
 		t.Fatalf("demo company has %d active customers", count.QueryResponse.TotalCount)
+	}
+}
+
+// TestDemoSyncEndToEnd runs make run's setup in one process (all targets,
+// both simulators, the demo connection, webhooks pointing at syncd) and
+// follows a contact created in HubSpot to QBO and its echo back.
+func TestDemoSyncEndToEnd(t *testing.T) {
+	ch := testutil.ClickHouse(t)
+	httpAddr, hsAddr, qboAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	env := map[string]string{
+		"SYNC_HTTP_ADDR":              httpAddr,
+		"SYNC_DATA_DIR":               t.TempDir(),
+		"SYNC_NATS_LISTEN":            testutil.FreeAddr(t),
+		"SYNC_NATS_MONITOR_ADDR":      "",
+		"CLICKHOUSE_ADDR":             ch.Addr,
+		"CLICKHOUSE_DATABASE":         ch.Database,
+		"ACTIVITYSINK_FLUSH_INTERVAL": "200ms",
+		"SYNC_ADMIN_TOKEN":            "test-admin-token-0123456789",
+		"SYNC_TOKEN_KEY":              "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SYNC_DEMO":                   "on",
+		"SIM_SEED":                    "demo",
+		"SIM_HUBSPOT_ADDR":            hsAddr,
+		"SIM_QBO_ADDR":                qboAddr,
+		"SIM_HUBSPOT_THROTTLE":        "off",
+		"SIM_QBO_THROTTLE":            "off",
+		"SIM_HUBSPOT_WEBHOOK_URL":     "http://" + httpAddr + "/webhooks/hubspot",
+		"SIM_QBO_WEBHOOK_URL":         "http://" + httpAddr + "/webhooks/qbo",
+		"SIM_QBO_WEBHOOK_DELAY":       "100ms",
+		"QBO_WEBHOOK_VERIFIER":        "sim-verifier",
+		"HUBSPOT_CLIENT_SECRET":       "sim-hs-secret",
+		"HUBSPOT_CLIENT_ID":           "sim-hs-client",
+		"QBO_CLIENT_ID":               "sim-client",
+		"QBO_CLIENT_SECRET":           "sim-secret",
+		"QBO_TOKEN_URL":               "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
+		"INGESTOR_POLL_INTERVAL":      "2s",
+	}
+	start := time.Now()
+	p := startSyncd(t, "all,sim", env)
+	defer func() {
+		if t.Failed() {
+			t.Logf("syncd logs:\n%s", p.logs.String())
+		}
+	}()
+	store, err := activity.Open(ch, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	rows := func(query string, args ...any) uint64 {
+		var n uint64
+		if err := store.Conn().QueryRow(ctx, query, args...).Scan(&n); err != nil {
+			return 0
+		}
+		return n
+	}
+	// The backfill of both demo sides has written records on both sides.
+	testutil.WaitFor(t, 90*time.Second, "first sync writes", func() bool {
+		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'qbo_to_hubspot'") > 50 &&
+			rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'hubspot_to_qbo'") > 5
+	})
+
+	// Live changes still queue behind the first sync (its own lane is not
+	// built yet): wait until the stages are idle.
+	nc, err := nats.Connect("nats://" + env["SYNC_NATS_LISTEN"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	testutil.WaitFor(t, 120*time.Second, "the first sync to finish", func() bool {
+		for _, c := range [][2]string{{streams.StreamIngested, streams.ConsumerTransformer}, {streams.StreamTransformed, streams.ConsumerResolver}, {streams.StreamResolved, streams.ConsumerWriter}} {
+			cons, err := js.Consumer(ctx, c[0], c[1])
+			if err != nil {
+				return false
+			}
+			info, err := cons.Info(ctx)
+			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("first sync done after %v", time.Since(start))
+	// A contact created in HubSpot's UI reaches QBO through the webhook.
+	body := strings.NewReader(`{"properties":{"email":"new.person@e2e.example","firstname":"New","lastname":"Person"}}`)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+hsAddr+"/_sim/ui/contacts", body)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 || created.ID == "" {
+		t.Fatalf("sim UI create answered %d", resp.StatusCode)
+	}
+	var qboID string
+	testutil.WaitFor(t, 60*time.Second, "the new contact written to QBO", func() bool {
+		return store.Conn().QueryRow(ctx, "SELECT qbo_id FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND record_key = ?",
+			"hubspot:"+created.ID).Scan(&qboID) == nil && qboID != ""
+	})
+	t.Logf("new contact in QBO after %v", time.Since(start))
+	// QBO's notice of that write comes back and is recognised as our echo.
+	testutil.WaitFor(t, 60*time.Second, "the echo recorded", func() bool {
+		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'resolver' AND outcome = 'skipped_echo' AND record_key = ?", "qbo:"+qboID) > 0
+	})
+	if n := rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND record_key = ?", "qbo:"+qboID); n != 0 {
+		t.Fatalf("the echo was written back %d times", n)
 	}
 }
 

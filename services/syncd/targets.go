@@ -21,6 +21,7 @@ import (
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/demo"
+	"github.com/ledgersync/ledgersync/services/ingestor"
 	"github.com/ledgersync/ledgersync/services/resolver"
 	"github.com/ledgersync/ledgersync/services/sim"
 	"github.com/ledgersync/ledgersync/services/transformer"
@@ -82,6 +83,22 @@ var modules = []module{
 		description: "connection settings, kept current by a watch on the connections bucket",
 		deps:        []string{"nats", "streams"},
 		init:        initConnections,
+	},
+	{
+		name:        "ingestor",
+		description: "webhook receivers, safety-net pollers and the initial backfill: full records into the pipeline",
+		public:      true,
+		inAll:       true,
+		deps:        []string{"nats", "streams"},
+		configs:     func(a *app) []any { return []any{&a.ingestor} },
+		init: func(ctx context.Context, a *app) (service, error) {
+			svc, err := ingestor.New(ctx, a.ingestor, a.js, a.logger)
+			if err != nil {
+				return nil, err
+			}
+			svc.Routes(a.mux)
+			return svc, nil
+		},
 	},
 	{
 		name:        "transformer",
