@@ -268,7 +268,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, rm *realm, fn fun
 	}
 	rm.mu.Unlock()
 	if f != nil {
-		s.log.Info("qbo write refused", "realm_id", rm.id, "path", r.PathValue("rest"), "code", f.errs[0].Code)
+		s.log.Info("qbo write refused", "realm_id", rm.id, "path", r.PathValue("rest"), "fault_code", f.errs[0].Code)
 	}
 	if s.hooks != nil && len(oc.events) > 0 {
 		s.hooks.enqueue(rm.id, oc.events)
