@@ -20,8 +20,8 @@ build:
 test: export SIM_QBO_NODE_COMPAT = 1
 test: export SIM_HUBSPOT_NODE_COMPAT = 1
 test:
-	@$(CLICKHOUSE) start; status=$$?; [ $$status -eq 0 ] || exit $$status; \
-	trap '$(CLICKHOUSE) stop' EXIT; \
+	@state=$$($(CLICKHOUSE) start) || exit $$?; \
+	if [ "$$state" = started ]; then trap '$(CLICKHOUSE) stop' EXIT; fi; \
 	$(GO) vet ./... && \
 	$(GO) test -count=1 -timeout 12m ./... && \
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
@@ -39,7 +39,7 @@ fuzz:
 # The product on this machine: every service in one process with NATS
 # embedded, the local ClickHouse, the HubSpot and QBO simulators with demo data.
 run: build
-	@$(CLICKHOUSE) start
+	@$(CLICKHOUSE) start >/dev/null
 	@. deploy/local/demo.env; \
 	echo "admin API: http://127.0.0.1:8080/api/connections  (Authorization: Bearer $$SYNC_ADMIN_TOKEN)"; \
 	exec ./$(BIN) run -target=$${SYNC_TARGETS:-all,sim}
@@ -50,12 +50,13 @@ lint:
 
 # Benchmarks (never part of make test): figures for the issue notes.
 bench:
-	@$(CLICKHOUSE) start; trap '$(CLICKHOUSE) stop' EXIT; \
+	@state=$$($(CLICKHOUSE) start) || exit $$?; \
+	if [ "$$state" = started ]; then trap '$(CLICKHOUSE) stop' EXIT; fi; \
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./services/activitysink/ && \
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
 clickhouse-start:
-	@$(CLICKHOUSE) start
+	@$(CLICKHOUSE) start >/dev/null
 
 clickhouse-stop:
 	@$(CLICKHOUSE) stop

@@ -3,7 +3,9 @@
 #
 #   deploy/local/clickhouse.sh start   install clickhouse-server if missing, start a private
 #                                      instance under $SYNC_DATA_DIR/clickhouse unless something
-#                                      already answers on $CLICKHOUSE_ADDR, wait until it answers
+#                                      already answers on $CLICKHOUSE_ADDR, wait until it answers;
+#                                      prints "started" or "reused" on stdout, so a caller stops
+#                                      only what it started
 #   deploy/local/clickhouse.sh stop    stop the instance this script started (by its pid file)
 #
 # The instance keeps its own config and data directory, so it never touches a system
@@ -89,11 +91,13 @@ XML
 start() {
   if answers 2>/dev/null; then
     log "a ClickHouse server already answers on $addr; using it"
+    echo reused
     return
   fi
-  install_if_missing
+  install_if_missing >&2  # apt output must not mix with the answer on stdout
   if answers; then
     log "a ClickHouse server already answers on $addr; using it"
+    echo reused
     return
   fi
   write_config
@@ -104,6 +108,7 @@ start() {
   for _ in $(seq 1 120); do
     if answers; then
       log "ClickHouse answers on $addr"
+      echo started
       return
     fi
     if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
