@@ -31,6 +31,7 @@ const (
 	BucketLeases      = "leases"
 	BucketConnections = "connections"
 	BucketTokens      = "tokens"
+	BucketWaits       = "waits"
 )
 
 // Retention of the stage streams. Limits retention (not work-queue) keeps
@@ -166,6 +167,7 @@ func Default(replicas int) Topology {
 			kv(BucketLeases, "Leases: one poller per connection and system", 1, leaseTTL),
 			kv(BucketConnections, "Connection settings: directions, mappings, filters, conflict rules", 10, 0),
 			kv(BucketTokens, "OAuth tokens, AES-GCM encrypted with SYNC_TOKEN_KEY", 5, 0),
+			kv(BucketWaits, "Deliveries spent waiting (e.g. for a reconnect), not counted as attempts", 1, stageMaxAge),
 		},
 	}
 }

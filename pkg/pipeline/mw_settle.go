@@ -18,10 +18,24 @@ import (
 // A message delivered more than maxAttempts times was never settled: the
 // process handling it died each time. It is dead-lettered as
 // HANDLER_CRASHED without running the handler again.
-func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer) Middleware {
+//
+// A wait (syncerr.Wait: the connection needs a reconnect) is naked with its
+// delay for as long as it lasts; waits counts those deliveries so they do
+// not use up the attempts.
+func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Middleware {
 	return func(next Step) Step {
 		return func(ctx context.Context, d *Delivery) error {
 			log := logging.FromContext(ctx)
+			key := waitKey(d.Stage, d)
+			if d.Attempt > 1 {
+				n, werr := waits.Count(ctx, key)
+				if werr != nil {
+					log.Warn("cannot read the wait count; retrying later", logging.KeyError, werr)
+					_ = d.Msg.NakWithDelay(backoff.Delay(1, 0))
+					return werr
+				}
+				d.Attempt -= n
+			}
 			var err error
 			if d.Attempt > maxAttempts {
 				err = syncerr.Permanentf(syncerr.CodeHandlerCrashed,
@@ -36,6 +50,15 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer) Middleware {
 				return nil
 			}
 			code := syncerr.CodeOf(err)
+			if syncerr.IsWaiting(err) {
+				delay := max(syncerr.RetryAfterOf(err), backoff.Initial)
+				if werr := waits.Add(ctx, key); werr != nil {
+					log.Warn("cannot record the wait; it counts as an attempt", logging.KeyError, werr)
+				}
+				log.Info("waiting", logging.KeyErrorCode, string(code), logging.KeyError, err, "retry_in", delay.String())
+				_ = d.Msg.NakWithDelay(delay)
+				return err
+			}
 			if syncerr.IsRetryable(err) && d.Attempt < maxAttempts {
 				delay := backoff.Delay(d.Attempt, syncerr.RetryAfterOf(err))
 				log.Warn("transient failure; retrying", logging.KeyErrorCode, string(code), logging.KeyError, err, "retry_in", delay.String())

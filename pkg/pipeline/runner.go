@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 // Handler is a stage's business step: small, pure where it can be, no ack
@@ -88,6 +89,10 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	}
 	ackWait := cons.CachedInfo().Config.AckWait
 	deadLetters := NewDeadLetterer(js, cfg.Stage)
+	waitsKV, err := js.KeyValue(ctx, streams.BucketWaits)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: waits bucket: %w", cfg.Stage, err)
+	}
 	core := handlerStep(handler)
 	for i := len(extra) - 1; i >= 0; i-- {
 		core = extra[i](core)
@@ -96,7 +101,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	// and panics.
 	chain := Chain(core,
 		WithLogger(logger),
-		Settle(cfg.MaxAttempts, cfg.Backoff, deadLetters),
+		Settle(cfg.MaxAttempts, cfg.Backoff, deadLetters, NewWaits(waitsKV)),
 		Measure(cfg.Stage),
 		Recover(),
 		Decode(),

@@ -350,3 +350,26 @@ func TestOutputsCarryDeterministicMessageIDs(t *testing.T) {
 		t.Fatalf("msg id %q, want %q", got, out.MsgID())
 	}
 }
+
+func TestWaitsDoNotUseUpAttempts(t *testing.T) {
+	t.Parallel()
+	ns := testutil.StartJetStreamWithTopology(t, topology)
+	var calls atomic.Int32
+	startRunner(t, ns.JS, pipeline.Config{MaxAttempts: 3, Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond}},
+		func(_ context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+			// Six deliveries while the connection waits for a reconnect,
+			// then it is reconnected.
+			if calls.Add(1) <= 6 {
+				return nil, syncerr.Wait("CONNECTION_NEEDS_RECONNECT", 50*time.Millisecond, errors.New("reconnect it in the app"))
+			}
+			return transform(in), nil
+		})
+	publishIngested(t, ns.JS, ingested("606"))
+	testutil.WaitFor(t, 15*time.Second, "output after the waits", func() bool { return streamMsgs(t, ns.JS, streams.StreamTransformed) == 1 })
+	if n := streamMsgs(t, ns.JS, streams.StreamDeadLetter); n != 0 {
+		t.Fatalf("%d dead letters: a wait used up the attempts", n)
+	}
+	if c := calls.Load(); c != 7 {
+		t.Fatalf("handled %d times, want 7", c)
+	}
+}

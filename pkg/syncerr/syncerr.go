@@ -30,7 +30,11 @@ type Error struct {
 	Code       Code
 	Retryable  bool
 	RetryAfter time.Duration // the other side's Retry-After, when it gave one
-	Err        error
+	// Waiting marks a record that cannot move until something outside it
+	// is fixed (a connection to reconnect): it waits as long as it takes and
+	// the wait does not use up its attempts.
+	Waiting bool
+	Err     error
 }
 
 func (e *Error) Error() string {
@@ -56,6 +60,18 @@ func Permanentf(code Code, format string, args ...any) *Error {
 // RetryAfter wraps err as retryable after at least d.
 func RetryAfter(code Code, d time.Duration, err error) *Error {
 	return &Error{Code: code, Retryable: true, RetryAfter: d, Err: err}
+}
+
+// Wait wraps err as a wait: retried after d, for as long as it takes,
+// without counting against the record's attempts.
+func Wait(code Code, d time.Duration, err error) *Error {
+	return &Error{Code: code, Retryable: true, RetryAfter: d, Waiting: true, Err: err}
+}
+
+// IsWaiting reports whether err is a wait.
+func IsWaiting(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Waiting
 }
 
 // CodeOf returns the code of the first *Error in err's chain. Deadline errors

@@ -158,7 +158,7 @@ func isCASConflict(err error) bool { return errors.Is(err, jetstream.ErrKeyRevis
 
 // ErrNeedsReconnect is returned while a connection waits for a reconnect.
 func errNeedsReconnect(rec Record) error {
-	return syncerr.RetryAfter(CodeNeedsReconnect, time.Minute,
+	return syncerr.Wait(CodeNeedsReconnect, time.Minute,
 		fmt.Errorf("%s credentials of connection %s were refused (%s): reconnect it in the app", rec.System, rec.Connection, rec.Reason))
 }
 

@@ -232,7 +232,7 @@ func TestStreamsEnsureTwiceChangesNothing(t *testing.T) {
 	if err := json.Unmarshal(export.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 4 6" {
+	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 4 7" {
 		t.Fatalf("export has %d streams, %d consumers, %d buckets", len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"]))
 	}
 }
