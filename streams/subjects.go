@@ -7,7 +7,8 @@
 //
 //	sync.<conn>.<object>.ingested.<source>      ingestor    -> transformer
 //	sync.<conn>.<object>.transformed.<source>   transformer -> resolver
-//	sync.<conn>.<object>.resolved.<target>      resolver    -> writer
+//	sync.<conn>.<object>.resolved.<target>      resolver    -> writer (live)
+//	sync.<conn>.<object>.resolved.<target>.backfill        -> writer (first sync lane)
 //	activity.<conn>.<object>.<outcome>          every stage -> activitysink
 //	dlq.<conn>.<object>.<stage>                 dead letters of every stage
 package streams
@@ -24,6 +25,15 @@ const (
 	StageIngested    Stage = "ingested"
 	StageTransformed Stage = "transformed"
 	StageResolved    Stage = "resolved"
+)
+
+// Lane separates the first sync (backfill) from live changes where it
+// matters, at the writer: live changes must never wait behind a backfill.
+type Lane string
+
+const (
+	LaneLive     Lane = ""
+	LaneBackfill Lane = "backfill"
 )
 
 // Object is a synced object kind.

@@ -17,10 +17,11 @@ const (
 
 // Durable consumer names: one per service, shared by all its replicas.
 const (
-	ConsumerTransformer  = "transformer"
-	ConsumerResolver     = "resolver"
-	ConsumerWriter       = "writer"
-	ConsumerActivitySink = "activitysink"
+	ConsumerTransformer    = "transformer"
+	ConsumerResolver       = "resolver"
+	ConsumerWriter         = "writer"
+	ConsumerWriterBackfill = "writer_backfill"
+	ConsumerActivitySink   = "activitysink"
 )
 
 // KV bucket names.
@@ -50,6 +51,7 @@ const (
 	stageAckWait            = 30 * time.Second
 	activityAckWait         = 60 * time.Second
 	writerMaxInFlight       = 200 // the SaaS APIs, not NATS, are the limit
+	writerBackfillInFlight  = 50  // the first sync takes a bounded share of the writer
 )
 
 // Stream is one stream of the topology.
@@ -81,11 +83,11 @@ func Default(replicas int) Topology {
 	if replicas < 1 {
 		replicas = 1
 	}
-	stage := func(name string, stage Stage, desc string) Stream {
+	stage := func(name string, stage Stage, desc string, extra ...string) Stream {
 		return Stream{Config: jetstream.StreamConfig{
 			Name:        name,
 			Description: desc,
-			Subjects:    []string{"sync.*.*." + string(stage) + ".*"},
+			Subjects:    append([]string{"sync.*.*." + string(stage) + ".*"}, extra...),
 			Retention:   jetstream.LimitsPolicy,
 			Discard:     jetstream.DiscardOld,
 			MaxAge:      stageMaxAge,
@@ -126,7 +128,8 @@ func Default(replicas int) Topology {
 		Streams: []Stream{
 			stage(StreamIngested, StageIngested, "Full records fetched by the ingestor, per connection, object and source system"),
 			stage(StreamTransformed, StageTransformed, "Filtered and mapped records from the transformer"),
-			stage(StreamResolved, StageResolved, "Create/update decisions from the resolver, per target system"),
+			stage(StreamResolved, StageResolved, "Create/update decisions from the resolver, per target system; first-sync records in their own lane",
+				"sync.*.*."+string(StageResolved)+".*."+string(LaneBackfill)),
 			{Config: jetstream.StreamConfig{
 				Name:        StreamActivity,
 				Description: "Sync activity events of every stage, sunk into ClickHouse",
@@ -157,7 +160,9 @@ func Default(replicas int) Topology {
 		Consumers: []Consumer{
 			pull(StreamIngested, ConsumerTransformer, "", stageAckWait, 1000, "transformer: filters and field mappings"),
 			pull(StreamTransformed, ConsumerResolver, "", stageAckWait, 1000, "resolver: links, echo suppression, conflict policy"),
-			pull(StreamResolved, ConsumerWriter, "", stageAckWait, writerMaxInFlight, "writer: HubSpot and QBO API calls"),
+			pull(StreamResolved, ConsumerWriter, "sync.*.*.resolved.*", stageAckWait, writerMaxInFlight, "writer: live changes to HubSpot and QBO"),
+			pull(StreamResolved, ConsumerWriterBackfill, "sync.*.*.resolved.*."+string(LaneBackfill), stageAckWait, writerBackfillInFlight,
+				"writer: the first sync, in its own lane so live changes never wait behind it"),
 			pull(StreamActivity, ConsumerActivitySink, "", activityAckWait, 100_000, "activitysink: batches into ClickHouse"),
 		},
 		Buckets: []Bucket{

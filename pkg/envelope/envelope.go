@@ -31,7 +31,10 @@ type Envelope struct {
 	SourceVersion string `json:"source_version"`
 	// ReplayID is set on messages produced by `syncd replay`, so their ids
 	// and activity rows are told apart from the live run.
-	ReplayID   string          `json:"replay_id,omitempty"`
+	ReplayID string `json:"replay_id,omitempty"`
+	// Lane is "backfill" for records of a first sync; the writer takes them
+	// in their own lane so live changes never wait behind them.
+	Lane       streams.Lane    `json:"lane,omitempty"`
 	OccurredAt time.Time       `json:"occurred_at"`
 	Payload    json.RawMessage `json:"payload,omitempty"`
 }
@@ -42,7 +45,11 @@ func (e Envelope) Subject() string {
 	if e.Stage == streams.StageResolved {
 		system = e.Target
 	}
-	return streams.StageSubject(e.Stage, e.Connection, e.Object, system)
+	subject := streams.StageSubject(e.Stage, e.Connection, e.Object, system)
+	if e.Stage == streams.StageResolved && e.Lane == streams.LaneBackfill {
+		subject += "." + string(streams.LaneBackfill)
+	}
+	return subject
 }
 
 // MsgID is the deterministic Nats-Msg-Id of the envelope: the same change
@@ -84,6 +91,9 @@ func (e Envelope) Validate() error {
 	}
 	if e.RecordID == "" {
 		errs = append(errs, errors.New("record_id is empty"))
+	}
+	if e.Lane != streams.LaneLive && e.Lane != streams.LaneBackfill {
+		errs = append(errs, fmt.Errorf("lane %q is not empty or backfill", e.Lane))
 	}
 	return errors.Join(errs...)
 }

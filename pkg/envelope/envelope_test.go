@@ -63,7 +63,8 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		subj := e.Subject()
-		if strings.ContainsAny(subj, "*> \t") || strings.Count(subj, ".") != 4 {
+		dots := strings.Count(subj, ".")
+		if strings.ContainsAny(subj, "*> \t") || (dots != 4 && !(dots == 5 && strings.HasSuffix(subj, ".backfill"))) {
 			t.Fatalf("valid envelope yields subject %q", subj)
 		}
 		again, _ := json.Marshal(e)

@@ -449,7 +449,7 @@ func (s *Service) backfillHubSpot(ctx context.Context, t pollTarget, c connectio
 		if err != nil {
 			return err
 		}
-		if err := s.publish(ctx, t.conn, t.system, recs); err != nil {
+		if err := s.publishLane(ctx, t.conn, t.system, recs, streams.LaneBackfill); err != nil {
 			return err
 		}
 		prog.Done += len(recs)
@@ -473,7 +473,7 @@ func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Co
 	report(false)
 	var batch []ingested
 	flush := func() error {
-		if err := s.publish(ctx, t.conn, t.system, batch); err != nil {
+		if err := s.publishLane(ctx, t.conn, t.system, batch, streams.LaneBackfill); err != nil {
 			return err
 		}
 		prog.Done += len(batch)

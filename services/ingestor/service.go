@@ -287,6 +287,12 @@ func versionString(t time.Time) string {
 // stream's acks. A record seen twice (webhook and poll) has the same
 // Nats-Msg-Id and is stored once.
 func (s *Service) publish(ctx context.Context, conn string, source streams.System, recs []ingested) error {
+	return s.publishLane(ctx, conn, source, recs, streams.LaneLive)
+}
+
+// publishLane is publish in a lane: the backfill marks its records so the
+// writer takes them in the first-sync lane.
+func (s *Service) publishLane(ctx context.Context, conn string, source streams.System, recs []ingested, lane streams.Lane) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
 	envs := make([]envelope.Envelope, 0, len(recs))
 	for _, r := range recs {
@@ -299,7 +305,7 @@ func (s *Service) publish(ctx context.Context, conn string, source streams.Syste
 			occurred = r.version
 		}
 		env := envelope.Envelope{Connection: conn, Object: streams.ObjectContact, Stage: streams.StageIngested, Source: source,
-			RecordID: r.id, SourceVersion: versionString(r.version), OccurredAt: occurred.UTC(), Payload: payload}
+			RecordID: r.id, SourceVersion: versionString(r.version), OccurredAt: occurred.UTC(), Payload: payload, Lane: lane}
 		msg, err := pipeline.OutputMsg(env)
 		if err != nil {
 			return syncerr.Permanent(syncerr.CodeBadMessage, err)

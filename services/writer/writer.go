@@ -7,6 +7,7 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -35,6 +36,9 @@ type Config struct {
 	// Workers write at once per process; the accounts' rate budgets, not
 	// this number, bound the API calls.
 	Workers int `env:"WRITER_WORKERS, default=8"`
+	// BackfillWorkers write first-sync records, in their own lane, so live
+	// changes keep most of each account's budget while a first sync runs.
+	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=2"`
 	// MaxAttempts before a transient failure is dead-lettered.
 	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
 }
@@ -45,12 +49,32 @@ const Stage = "writer"
 // CodeFieldNotSupported: a mapped QBO field this version cannot write.
 const CodeFieldNotSupported syncerr.Code = "QBO_FIELD_NOT_SUPPORTED"
 
-// New builds the stage on the durable writer consumer.
-func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*pipeline.Runner, error) {
+// Service is the writer's two lanes: live changes and the first sync.
+type Service struct {
+	live, backfill *pipeline.Runner
+}
+
+// New builds the stage on the durable writer consumers, one per lane.
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now}
-	r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
+	live, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	backfill, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriterBackfill,
+		Workers: max(cfg.BackfillWorkers, 1), MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{live: live, backfill: backfill}, nil
+}
+
+// Run runs both lanes until ctx is cancelled.
+func (s *Service) Run(ctx context.Context) error {
+	errs := make(chan error, 1)
+	go func() { errs <- s.backfill.Run(ctx) }()
+	return errors.Join(s.live.Run(ctx), <-errs)
 }
 
 type handler struct {
