@@ -68,9 +68,6 @@ type Store struct {
 	Skew time.Duration
 	// ClaimTTL bounds a refresh claim of a replica that died mid-refresh.
 	ClaimTTL time.Duration
-	// OnRefreshed, when set, learns the extra fields of a refreshed token
-	// (QBO's x_refresh_token_expires_in) before it is saved.
-	OnRefreshed func(tok *oauth2.Token, rec *Record)
 }
 
 // NewStore returns a store on the tokens bucket.
@@ -244,8 +241,9 @@ func (s *Store) refreshClaimed(ctx context.Context, rec Record, claimRev uint64,
 		next.RefreshToken = tok.RefreshToken
 	}
 	next.Status, next.Reason, next.RefreshingBy, next.RefreshingUntil = StatusOK, "", "", time.Time{}
-	if s.OnRefreshed != nil {
-		s.OnRefreshed(tok, &next)
+	// QBO says how long the (possibly rotated) refresh token lives.
+	if secs, ok := tok.Extra("x_refresh_token_expires_in").(float64); ok && secs > 0 {
+		next.RefreshExpiry = s.now().Add(time.Duration(secs) * time.Second).UTC()
 	}
 	var saveErr error
 	for attempt := 0; attempt < 5; attempt++ {

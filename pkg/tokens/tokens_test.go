@@ -121,6 +121,9 @@ func TestExpiredTokenIsRefreshedOnceAcrossReplicasAndSavedFirst(t *testing.T) {
 	if rec.AccessToken != got[0] || rec.RefreshToken == "sim-refresh" || rec.RefreshToken == "" {
 		t.Fatalf("stored record not the rotated one: access saved=%v, refresh rotated=%v", rec.AccessToken == got[0], rec.RefreshToken != "sim-refresh")
 	}
+	if rec.RefreshExpiry.Before(time.Now().Add(24 * time.Hour)) {
+		t.Fatalf("x_refresh_token_expires_in not recorded: %v", rec.RefreshExpiry)
+	}
 	if rec.Status != tokens.StatusOK || rec.RefreshingBy != "" {
 		t.Fatalf("record left as %s claimed by %q", rec.Status, rec.RefreshingBy)
 	}

@@ -20,11 +20,13 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/oauth2"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/filter"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/progress"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -38,6 +40,13 @@ type Service struct {
 	client   *http.Client
 	stateKey []byte
 	now      func() time.Time
+	cursors  jetstream.KeyValue // first-sync progress; nil: not shown
+}
+
+// WithProgress lets the API show first-sync progress from the cursors bucket.
+func (s *Service) WithProgress(cursors jetstream.KeyValue) *Service {
+	s.cursors = cursors
+	return s
 }
 
 // New returns the API on the given stores. httpClient (nil: a default with
@@ -62,6 +71,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	admin("PATCH /api/connections/{id}", s.patchConnection)
 	admin("DELETE /api/connections/{id}", s.deleteConnection)
 	admin("GET /api/connections/{id}/health", s.health)
+	admin("GET /api/connections/{id}/progress", s.progress)
 	admin("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
 	admin("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or
@@ -297,6 +307,29 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 		out[sys] = h
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// progress answers the first sync's progress per object and side.
+func (s *Service) progress(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, _, err := s.conns.Get(r.Context(), id); err != nil {
+		storeError(w, err)
+		return
+	}
+	if s.cursors == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"backfills": []progress.Backfill{}})
+		return
+	}
+	list, err := progress.List(r.Context(), s.cursors, id)
+	if err != nil {
+		s.logger.Error("read progress", logging.KeyConnection, id, logging.KeyError, err)
+		writeError(w, http.StatusInternalServerError, "INTERNAL", "the progress could not be read; see the server log")
+		return
+	}
+	if list == nil {
+		list = []progress.Backfill{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"backfills": list})
 }
 
 // putPrivateAppToken connects HubSpot with a private-app token after

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ledgersync/ledgersync/pkg/progress"
 	"log/slog"
 	"math"
 	"time"
@@ -40,7 +41,7 @@ func CursorKey(conn string, system streams.System) string {
 
 // BackfillKey is the cursors-bucket key of the backfill progress of conn and system.
 func BackfillKey(conn string, system streams.System) string {
-	return "backfill." + conn + "." + string(system) + "." + string(streams.ObjectContact)
+	return progress.Key(conn, system, streams.ObjectContact)
 }
 
 // Cursor is a poller's position, stored as JSON under CursorKey.
@@ -56,21 +57,8 @@ type Cursor struct {
 	UpdatedAt time.Time        `json:"updated_at"`
 }
 
-// Backfill is the progress of an initial backfill, stored as JSON under
-// BackfillKey for the API.
-type Backfill struct {
-	Connection string         `json:"connection"`
-	System     streams.System `json:"system"`
-	Object     streams.Object `json:"object"`
-	State      string         `json:"state"` // running, done
-	Done       int            `json:"done"`
-	Total      int            `json:"total"`
-	RatePerSec float64        `json:"rate_per_sec"`
-	ETASeconds float64        `json:"eta_seconds"`
-	StartedAt  time.Time      `json:"started_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
-	FinishedAt time.Time      `json:"finished_at,omitzero"`
-}
+// Backfill is the first sync's progress, stored under BackfillKey.
+type Backfill = progress.Backfill
 
 const maxRecent = 5000
 

@@ -408,6 +408,30 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		return store.Conn().QueryRow(ctx, "SELECT qbo_id FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND record_key = ?",
 			"hubspot:"+created.ID).Scan(&qboID) == nil && qboID != ""
 	})
+	// The API shows the first sync's progress per side.
+	preq, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/connections/demo/progress", nil)
+	preq.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
+	presp, err := http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog struct {
+		Backfills []struct {
+			System string `json:"system"`
+			Done   int    `json:"done"`
+			Total  int    `json:"total"`
+		} `json:"backfills"`
+	}
+	_ = json.NewDecoder(presp.Body).Decode(&prog)
+	presp.Body.Close()
+	if len(prog.Backfills) != 2 {
+		t.Fatalf("progress %+v", prog)
+	}
+	for _, b := range prog.Backfills {
+		if b.Total == 0 || b.Done != b.Total {
+			t.Errorf("backfill of %s: %d of %d", b.System, b.Done, b.Total)
+		}
+	}
 	pending := backfillPending()
 	t.Logf("new contact in QBO after %v, %d first-sync records still to write", time.Since(start), pending)
 	if pending == 0 {

@@ -356,7 +356,11 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.New(a.api, connection.NewStore(connKV), tokens.NewStore(tokenKV, crypt), a.logger, nil).Routes(a.mux)
+	cursors, err := a.js.KeyValue(ctx, streams.BucketCursors)
+	if err != nil {
+		return nil, fmt.Errorf("cursors bucket: %w", err)
+	}
+	api.New(a.api, connection.NewStore(connKV), tokens.NewStore(tokenKV, crypt), a.logger, nil).WithProgress(cursors).Routes(a.mux)
 	return nil, nil
 }
 
