@@ -93,6 +93,7 @@ func (p *proc) tail() string {
 // SIGKILL in the middle of the first sync and starts it again: the end
 // state has no duplicate and no lost record.
 func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}

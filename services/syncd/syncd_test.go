@@ -312,6 +312,7 @@ func TestSimTargetServesBothSimulatorsWithDemoData(t *testing.T) {
 // both simulators, the demo connection, webhooks pointing at syncd) and
 // follows a contact created in HubSpot to QBO and its echo back.
 func TestDemoSyncEndToEnd(t *testing.T) {
+	t.Parallel()
 	ch := testutil.ClickHouse(t)
 	httpAddr, hsAddr, qboAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
 	env := map[string]string{
@@ -447,6 +448,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 }
 
 func TestDemoConnectionJoinsTheSimulators(t *testing.T) {
+	t.Parallel()
 	ch := testutil.ClickHouse(t)
 	env := map[string]string{
 		"SYNC_DATA_DIR":          t.TempDir(),
