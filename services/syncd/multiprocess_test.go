@@ -21,7 +21,6 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
-	"github.com/ledgersync/ledgersync/streams"
 )
 
 // buildBinaries builds syncd and a standalone nats-server from the module.
@@ -193,20 +192,7 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	idle := func() bool {
-		for _, c := range [][2]string{{streams.StreamIngested, streams.ConsumerTransformer}, {streams.StreamTransformed, streams.ConsumerResolver},
-			{streams.StreamResolved, streams.ConsumerWriter}, {streams.StreamResolved, streams.ConsumerWriterBackfill}} {
-			cons, err := js.Consumer(ctx, c[0], c[1])
-			if err != nil {
-				return false
-			}
-			info, err := cons.Info(ctx)
-			if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
-				return false
-			}
-		}
-		return true
-	}
+	idle := func() bool { return idleStages(ctx, js) }
 	testutil.WaitFor(t, 240*time.Second, "the first sync to finish after the restart", func() bool {
 		if !idle() {
 			return false

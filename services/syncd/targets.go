@@ -338,38 +338,57 @@ func initActivitySink(_ context.Context, a *app) (service, error) {
 	return svc, nil
 }
 
+// buckets opens KV buckets of the topology by name.
+func (a *app) buckets(ctx context.Context, names ...string) ([]jetstream.KeyValue, error) {
+	out := make([]jetstream.KeyValue, len(names))
+	for i, name := range names {
+		kv, err := a.js.KeyValue(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("%s bucket: %w", name, err)
+		}
+		out[i] = kv
+	}
+	return out, nil
+}
+
+// tokenStore opens the tokens bucket with the key block.
+func (a *app) tokenStore(ctx context.Context, keys tokens.KeyConfig) (*tokens.Store, error) {
+	kvs, err := a.buckets(ctx, streams.BucketTokens)
+	if err != nil {
+		return nil, err
+	}
+	crypt, err := tokens.NewCrypter(keys)
+	if err != nil {
+		return nil, err
+	}
+	return tokens.NewStore(kvs[0], crypt), nil
+}
+
 // clickhouseBlock gives the shared block its CLICKHOUSE_ prefix.
 type clickhouseBlock struct {
 	ClickHouse config.ClickHouse `env:", prefix=CLICKHOUSE_"`
 }
 
 func initAPI(ctx context.Context, a *app) (service, error) {
-	connKV, err := a.js.KeyValue(ctx, streams.BucketConnections)
-	if err != nil {
-		return nil, fmt.Errorf("connections bucket: %w", err)
-	}
-	tokenKV, err := a.js.KeyValue(ctx, streams.BucketTokens)
-	if err != nil {
-		return nil, fmt.Errorf("tokens bucket: %w", err)
-	}
-	crypt, err := tokens.NewCrypter(a.api.Keys)
+	kvs, err := a.buckets(ctx, streams.BucketConnections, streams.BucketCursors)
 	if err != nil {
 		return nil, err
 	}
-	cursors, err := a.js.KeyValue(ctx, streams.BucketCursors)
+	store, err := a.tokenStore(ctx, a.api.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("cursors bucket: %w", err)
+		return nil, err
 	}
-	api.New(a.api, connection.NewStore(connKV), tokens.NewStore(tokenKV, crypt), a.logger, nil).WithProgress(cursors).Routes(a.mux)
+	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).Routes(a.mux)
 	return nil, nil
 }
 
 // initConnections starts the watch; it lives as long as the process.
 func initConnections(_ context.Context, a *app) (service, error) {
-	kv, err := a.js.KeyValue(context.Background(), streams.BucketConnections)
+	kvs, err := a.buckets(context.Background(), streams.BucketConnections)
 	if err != nil {
-		return nil, fmt.Errorf("connections bucket: %w", err)
+		return nil, err
 	}
+	kv := kvs[0]
 	ctx, cancel := context.WithCancel(context.Background())
 	a.closers = append(a.closers, func() error { cancel(); return nil })
 	if a.conns, err = connection.Watch(ctx, kv, a.logger); err != nil {
@@ -379,28 +398,20 @@ func initConnections(_ context.Context, a *app) (service, error) {
 }
 
 func initLinks(ctx context.Context, a *app) (service, error) {
-	l, err := a.js.KeyValue(ctx, streams.BucketLinks)
+	kvs, err := a.buckets(ctx, streams.BucketLinks, streams.BucketLinkIndex)
 	if err != nil {
-		return nil, fmt.Errorf("links bucket: %w", err)
+		return nil, err
 	}
-	idx, err := a.js.KeyValue(ctx, streams.BucketLinkIndex)
-	if err != nil {
-		return nil, fmt.Errorf("link_index bucket: %w", err)
-	}
-	a.links = links.NewStore(l, idx)
+	a.links = links.NewStore(kvs[0], kvs[1])
 	return nil, nil
 }
 
 func initClients(ctx context.Context, a *app) (service, error) {
-	kv, err := a.js.KeyValue(ctx, streams.BucketTokens)
-	if err != nil {
-		return nil, fmt.Errorf("tokens bucket: %w", err)
-	}
-	crypt, err := tokens.NewCrypter(a.clientApps.Keys)
+	store, err := a.tokenStore(ctx, a.clientApps.Keys)
 	if err != nil {
 		return nil, err
 	}
-	a.clients = clients.NewFactory(a.clientApps.Apps, tokens.NewStore(kv, crypt), a.logger, nil)
+	a.clients = clients.NewFactory(a.clientApps.Apps, store, a.logger, nil)
 	return nil, nil
 }
 
@@ -412,18 +423,14 @@ type clientConfig struct {
 }
 
 func initDemo(ctx context.Context, a *app) (service, error) {
-	connKV, err := a.js.KeyValue(ctx, streams.BucketConnections)
-	if err != nil {
-		return nil, fmt.Errorf("connections bucket: %w", err)
-	}
-	tokenKV, err := a.js.KeyValue(ctx, streams.BucketTokens)
-	if err != nil {
-		return nil, fmt.Errorf("tokens bucket: %w", err)
-	}
-	crypt, err := tokens.NewCrypter(a.clientApps.Keys)
+	kvs, err := a.buckets(ctx, streams.BucketConnections)
 	if err != nil {
 		return nil, err
 	}
-	return &demo.Setup{Conns: connection.NewStore(connKV), Tokens: tokens.NewStore(tokenKV, crypt),
+	store, err := a.tokenStore(ctx, a.clientApps.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return &demo.Setup{Conns: connection.NewStore(kvs[0]), Tokens: store,
 		HubSpot: a.sim.HubSpot, QBO: a.sim.QBO, Logger: a.logger, Now: time.Now}, nil
 }
