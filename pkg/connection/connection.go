@@ -130,7 +130,8 @@ func Recommended(object streams.Object, setupAt time.Time) ObjectSettings {
 				HubSpotToQBO: {Groups: []filter.Group{{Conditions: []filter.Condition{
 					{Property: "invoices.hs_invoice_status", Op: filter.OpNotIn, Values: []string{"draft"}},
 					{Property: "createdate", Op: filter.OpGt, Values: []string{setupAt.UTC().Format(time.RFC3339)}},
-					{Property: "invoices.hs_invoice_source", Op: filter.OpEq, Values: []string{"hubspot"}},
+					// "Invoice source is any of HubSpot" in the source help page.
+					{Property: "invoices.hs_invoice_source", Op: filter.OpIn, Values: []string{"hubspot"}},
 				}}}},
 			},
 			Options: map[string]string{OptionDisplayNameFromCompany: "true"},

@@ -112,7 +112,7 @@ func TestStageMapsPassesOnAndRecordsActivity(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if excluded.HubSpotID != "101" || !strings.Contains(excluded.ErrorMessage, "sync filter: invoices.hs_invoice_source is hubspot (no value)") || excluded.Direction != "hubspot_to_qbo" {
+	if excluded.HubSpotID != "101" || !strings.Contains(excluded.ErrorMessage, "sync filter: invoices.hs_invoice_source is any of [hubspot] (no value)") || excluded.Direction != "hubspot_to_qbo" {
 		t.Fatalf("excluded event %+v", excluded)
 	}
 	if _, err := act.GetLastMsgForSubject(ctx, streams.ActivitySubject("acme", streams.ObjectContact, string(activity.OutcomeSuccess))); err != nil {
