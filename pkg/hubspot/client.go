@@ -134,7 +134,8 @@ func New(cfg Config, ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	c.log = c.log.With(slog.String("component", "hubspot_client"))
 	if c.budget == nil {
 		if cfg.PortalID != "" {
-			c.budget = BudgetFor(cfg.PortalID, DefaultBudgetConfig())
+			// One budget per account: the portal at this API host.
+			c.budget = BudgetFor(u.Host+"|"+cfg.PortalID, DefaultBudgetConfig())
 		} else {
 			c.budget = NewBudget(DefaultBudgetConfig())
 		}

@@ -121,10 +121,14 @@ func TestBudgetFor(t *testing.T) {
 	if BudgetFor("portal-a", BudgetConfig{}) != a || BudgetFor("portal-b", BudgetConfig{}) == a {
 		t.Fatal("budgets are not shared per portal")
 	}
+	// Clients of one account (portal at one API host) share its budget;
+	// the same portal id at another host (a sandbox, a simulator) does not.
+	shared := BudgetFor("api.hubapi.com|portal-a", BudgetConfig{})
 	c1, _ := New(Config{PortalID: "portal-a"}, staticTS("t"))
 	c2, _ := New(Config{PortalID: "portal-a"}, staticTS("t"))
-	if c1.Budget() != a || c2.Budget() != a {
-		t.Fatal("clients of one portal do not share its budget")
+	c3, _ := New(Config{PortalID: "portal-a", BaseURL: "http://127.0.0.1:8091"}, staticTS("t"))
+	if c1.Budget() != shared || c2.Budget() != shared || c3.Budget() == shared {
+		t.Fatal("budgets are not one per account")
 	}
 }
 

@@ -139,7 +139,8 @@ func New(cfg Config, ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 	}
 	c.log = c.log.With(slog.String("component", "qbo_client"), slog.String("realm_id", c.realm))
 	if c.budget == nil {
-		c.budget = Budgets.For(c.realm)
+		// One budget per account: the realm at this API host.
+		c.budget = Budgets.For(c.base.Host + "|" + c.realm)
 	}
 	if c.retries < 0 {
 		c.retries = 0
