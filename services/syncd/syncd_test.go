@@ -363,7 +363,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		return n
 	}
 	// The backfill of both demo sides has written records on both sides.
-	testutil.WaitFor(t, 90*time.Second, "first sync writes", func() bool {
+	testutil.WaitFor(t, 180*time.Second, "first sync writes", func() bool {
 		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'qbo_to_hubspot'") > 50 &&
 			rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'hubspot_to_qbo'") > 5
 	})
