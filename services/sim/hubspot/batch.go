@@ -190,20 +190,22 @@ type batchUpdateInput struct {
 	} `json:"inputs"`
 }
 
-// handleBatchUpdate is POST …/batch/update (200, or 207).
-func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
+// batchUpdateRequest reads the body shared by batch update and upsert:
+// the object type, at most 100 inputs, no id twice. It answers the error
+// itself when it returns false.
+func (s *Server) batchUpdateRequest(w http.ResponseWriter, r *http.Request) (*objectType, batchUpdateInput, []string, bool) {
+	var in batchUpdateInput
 	t, ok := s.objectType(w, r)
 	if !ok {
-		return
+		return t, in, nil, false
 	}
-	var in batchUpdateInput
 	if aerr := decodeJSON(r, &in); aerr != nil {
 		writeError(w, r, aerr)
-		return
+		return t, in, nil, false
 	}
 	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
 		writeError(w, r, aerr)
-		return
+		return t, in, nil, false
 	}
 	ids := make([]string, len(in.Inputs))
 	for i, input := range in.Inputs {
@@ -211,6 +213,15 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	if aerr := duplicateIDs(ids); aerr != nil {
 		writeError(w, r, aerr)
+		return t, in, nil, false
+	}
+	return t, in, ids, true
+}
+
+// handleBatchUpdate is POST …/batch/update (200, or 207).
+func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
+	t, in, ids, ok := s.batchUpdateRequest(w, r)
+	if !ok {
 		return
 	}
 	started := iso(s.now())
@@ -242,25 +253,8 @@ func (s *Server) handleBatchUpdate(w http.ResponseWriter, r *http.Request) {
 // handleBatchUpsert is POST …/batch/upsert: update by a unique property or
 // create; every result carries "new".
 func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.objectType(w, r)
+	t, in, ids, ok := s.batchUpdateRequest(w, r)
 	if !ok {
-		return
-	}
-	var in batchUpdateInput
-	if aerr := decodeJSON(r, &in); aerr != nil {
-		writeError(w, r, aerr)
-		return
-	}
-	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
-		writeError(w, r, aerr)
-		return
-	}
-	ids := make([]string, len(in.Inputs))
-	for i, input := range in.Inputs {
-		ids[i] = rawID(input.ID)
-	}
-	if aerr := duplicateIDs(ids); aerr != nil {
-		writeError(w, r, aerr)
 		return
 	}
 	started := iso(s.now())
