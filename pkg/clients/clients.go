@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -30,6 +32,10 @@ type QBOApp struct {
 	AuthURL      string        `env:"AUTH_URL, default=https://appcenter.intuit.com/connect/oauth2"`
 	TokenURL     string        `env:"TOKEN_URL, default=https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"`
 	APIURL       string        `env:"API_URL, default=https://quickbooks.api.intuit.com"`
+	// Intuit's documented per-company limits; the budget runs at 95% of them.
+	LimitPerMinute  int `env:"LIMIT_PER_MINUTE, default=500"`
+	LimitPerSecond  int `env:"LIMIT_PER_SECOND, default=10"`
+	LimitConcurrent int `env:"LIMIT_CONCURRENT, default=10"`
 }
 
 // HubSpotApp is the HubSpot public app used for OAuth connections
@@ -41,6 +47,11 @@ type HubSpotApp struct {
 	TokenURL     string        `env:"TOKEN_URL, default=https://api.hubapi.com/oauth/v1/token"`
 	APIURL       string        `env:"API_URL, default=https://api.hubapi.com"`
 	Scopes       string        `env:"SCOPES, default=oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.deals.read crm.objects.line_items.read crm.objects.line_items.write crm.schemas.contacts.read e-commerce"`
+	// The rolling-window limit until HubSpot's rate-limit headers say
+	// otherwise (110 per 10 s for a public app), and the search limit.
+	LimitBurst           int           `env:"LIMIT_BURST, default=110"`
+	LimitWindow          time.Duration `env:"LIMIT_WINDOW, default=10s"`
+	LimitSearchPerSecond int           `env:"LIMIT_SEARCH_PER_SECOND, default=5"`
 }
 
 // Apps holds both apps with their prefixes.
@@ -109,7 +120,7 @@ func (f *Factory) QBO(c connection.Connection) (*qbo.Client, error) {
 		return cl, nil
 	}
 	ts := f.tokens.TokenSource(c.ID, streams.SystemQBO, f.apps.QBORefresher(f.hc))
-	opts := []qbo.Option{qbo.WithLogger(f.logger)}
+	opts := []qbo.Option{qbo.WithLogger(f.logger), qbo.WithBudget(f.qboBudget(url, c.QBO.RealmID))}
 	if f.hc != nil {
 		opts = append(opts, qbo.WithHTTPClient(f.hc))
 	}
@@ -134,7 +145,7 @@ func (f *Factory) HubSpot(c connection.Connection) (*hubspot.Client, error) {
 		return cl, nil
 	}
 	ts := f.tokens.TokenSource(c.ID, streams.SystemHubSpot, f.apps.HubSpotRefresher(f.hc))
-	opts := []hubspot.Option{hubspot.WithLogger(f.logger)}
+	opts := []hubspot.Option{hubspot.WithLogger(f.logger), hubspot.WithBudget(f.hubspotBudget(url, c.HubSpot.PortalID))}
 	if f.hc != nil {
 		opts = append(opts, hubspot.WithHTTPClient(f.hc))
 	}
@@ -144,4 +155,47 @@ func (f *Factory) HubSpot(c connection.Connection) (*hubspot.Client, error) {
 	}
 	f.hs[key] = cl
 	return cl, nil
+}
+
+// One budget per account (realm or portal at its API host) for the whole
+// process, whichever factory builds the client: the ingestor and the writer
+// of one process draw on the same limits.
+var (
+	budgetMu   sync.Mutex
+	qboBudgets = map[string]*qbo.Budget{}
+)
+
+func accountKey(apiURL, account string) string {
+	if u, err := neturl.Parse(apiURL); err == nil && u.Host != "" {
+		return u.Host + "|" + account
+	}
+	return apiURL + "|" + account
+}
+
+func (f *Factory) qboBudget(apiURL, realm string) *qbo.Budget {
+	budgetMu.Lock()
+	defer budgetMu.Unlock()
+	key := accountKey(apiURL, realm)
+	if b, ok := qboBudgets[key]; ok {
+		return b
+	}
+	l := qbo.DefaultLimits()
+	l.PerMinute, l.PerSecond, l.Concurrent = f.apps.QBO.LimitPerMinute, f.apps.QBO.LimitPerSecond, f.apps.QBO.LimitConcurrent
+	b := qbo.NewBudget(l)
+	qboBudgets[key] = b
+	return b
+}
+
+func (f *Factory) hubspotBudget(apiURL, portal string) *hubspot.Budget {
+	cfg := hubspot.DefaultBudgetConfig()
+	if f.apps.HubSpot.LimitBurst > 0 {
+		cfg.Burst = f.apps.HubSpot.LimitBurst
+	}
+	if f.apps.HubSpot.LimitWindow > 0 {
+		cfg.Window = f.apps.HubSpot.LimitWindow
+	}
+	if f.apps.HubSpot.LimitSearchPerSecond > 0 {
+		cfg.SearchPerSecond = f.apps.HubSpot.LimitSearchPerSecond
+	}
+	return hubspot.BudgetFor(accountKey(apiURL, portal), cfg)
 }
