@@ -53,6 +53,7 @@ bench:
 	@state=$$($(CLICKHOUSE) start) || exit $$?; \
 	if [ "$$state" = started ]; then trap '$(CLICKHOUSE) stop' EXIT; fi; \
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./services/activitysink/ && \
+	$(GO) test -run '^$$' -bench FirstSyncAllStages -benchtime 1x -timeout 20m ./services/syncd/ && \
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
 clickhouse-start:

@@ -73,7 +73,7 @@ type process struct {
 	http   string
 }
 
-func startSyncd(t *testing.T, target string, env map[string]string) *process {
+func startSyncd(t testing.TB, target string, env map[string]string) *process {
 	t.Helper()
 	p := &process{done: make(chan int, 1), logs: &syncBuffer{}, http: env["SYNC_HTTP_ADDR"]}
 	if p.http == "" {
@@ -110,7 +110,7 @@ func (p *process) stop(t *testing.T) int {
 	}
 }
 
-func (p *process) readyz(t *testing.T) (int, map[string]any) {
+func (p *process) readyz(t testing.TB) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get("http://" + p.http + "/readyz")
 	if err != nil {
