@@ -284,6 +284,21 @@ type v4BatchInput struct {
 	} `json:"inputs"`
 }
 
+// inputPair resolves one batch input's "from" and its single "to" record;
+// the caller holds the lock.
+func (s *Server) inputPair(fromT, toT *objectType, from idRefRaw, to json.RawMessage) (objRef, objRef, *apiError) {
+	f, aerr := s.st.liveRef(fromT, rawID(from.ID))
+	if aerr != nil {
+		return objRef{}, objRef{}, aerr
+	}
+	ids := toIDs(to)
+	if len(ids) != 1 {
+		return objRef{}, objRef{}, validationErr("each input needs exactly one \"to\" id")
+	}
+	t, aerr := s.st.liveRef(toT, ids[0])
+	return f, t, aerr
+}
+
 type idRefRaw struct {
 	ID json.RawMessage `json:"id"`
 }
@@ -369,15 +384,7 @@ func (s *Server) handleAssocBatchCreate(w http.ResponseWriter, r *http.Request) 
 		kinds, aerr := resolveSpecs(fromT, toT, input.Types)
 		var from, to objRef
 		if aerr == nil {
-			from, aerr = s.st.liveRef(fromT, rawID(input.From.ID))
-		}
-		if aerr == nil {
-			ids := toIDs(input.To)
-			if len(ids) != 1 {
-				aerr = validationErr("each input needs exactly one \"to\" id")
-			} else {
-				to, aerr = s.st.liveRef(toT, ids[0])
-			}
+			from, to, aerr = s.inputPair(fromT, toT, input.From, input.To)
 		}
 		if aerr != nil {
 			errs = append(errs, toBatchError(aerr, nil))
@@ -403,16 +410,7 @@ func (s *Server) handleAssocBatchDefault(w http.ResponseWriter, r *http.Request)
 	var errs []batchError
 	s.mu.Lock()
 	for _, input := range in.Inputs {
-		from, aerr := s.st.liveRef(fromT, rawID(input.From.ID))
-		var to objRef
-		if aerr == nil {
-			ids := toIDs(input.To)
-			if len(ids) != 1 {
-				aerr = validationErr("each input needs exactly one \"to\" id")
-			} else {
-				to, aerr = s.st.liveRef(toT, ids[0])
-			}
-		}
+		from, to, aerr := s.inputPair(fromT, toT, input.From, input.To)
 		if aerr != nil {
 			errs = append(errs, toBatchError(aerr, nil))
 			continue

@@ -96,17 +96,9 @@ type batchReadInput struct {
 
 // handleBatchRead is POST …/batch/read (200, or 207 with OBJECT_NOT_FOUND).
 func (s *Server) handleBatchRead(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.objectType(w, r)
-	if !ok {
-		return
-	}
 	var in batchReadInput
-	if aerr := decodeJSON(r, &in); aerr != nil {
-		writeError(w, r, aerr)
-		return
-	}
-	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
-		writeError(w, r, aerr)
+	t, ok := s.batchRequest(w, r, &in, func() int { return len(in.Inputs) })
+	if !ok {
 		return
 	}
 	archived, aerr := boolParam(r, "archived")
@@ -152,17 +144,9 @@ type batchCreateInput struct {
 
 // handleBatchCreate is POST …/batch/create (201, or 207 per failed input).
 func (s *Server) handleBatchCreate(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.objectType(w, r)
-	if !ok {
-		return
-	}
 	var in batchCreateInput
-	if aerr := decodeJSON(r, &in); aerr != nil {
-		writeError(w, r, aerr)
-		return
-	}
-	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
-		writeError(w, r, aerr)
+	t, ok := s.batchRequest(w, r, &in, func() int { return len(in.Inputs) })
+	if !ok {
 		return
 	}
 	started := iso(s.now())
@@ -190,21 +174,32 @@ type batchUpdateInput struct {
 	} `json:"inputs"`
 }
 
+// batchRequest resolves the object type and decodes a batch body into in,
+// refusing more than 100 inputs; it answers the error itself when it
+// returns false.
+func (s *Server) batchRequest(w http.ResponseWriter, r *http.Request, in any, count func() int) (*objectType, bool) {
+	t, ok := s.objectType(w, r)
+	if !ok {
+		return nil, false
+	}
+	if aerr := decodeJSON(r, in); aerr != nil {
+		writeError(w, r, aerr)
+		return nil, false
+	}
+	if aerr := checkInputCount(count()); aerr != nil {
+		writeError(w, r, aerr)
+		return nil, false
+	}
+	return t, true
+}
+
 // batchUpdateRequest reads the body shared by batch update and upsert:
 // the object type, at most 100 inputs, no id twice. It answers the error
 // itself when it returns false.
 func (s *Server) batchUpdateRequest(w http.ResponseWriter, r *http.Request) (*objectType, batchUpdateInput, []string, bool) {
 	var in batchUpdateInput
-	t, ok := s.objectType(w, r)
+	t, ok := s.batchRequest(w, r, &in, func() int { return len(in.Inputs) })
 	if !ok {
-		return t, in, nil, false
-	}
-	if aerr := decodeJSON(r, &in); aerr != nil {
-		writeError(w, r, aerr)
-		return t, in, nil, false
-	}
-	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
-		writeError(w, r, aerr)
 		return t, in, nil, false
 	}
 	ids := make([]string, len(in.Inputs))
@@ -296,17 +291,9 @@ func (s *Server) handleBatchUpsert(w http.ResponseWriter, r *http.Request) {
 
 // handleBatchArchive is POST …/batch/archive (204).
 func (s *Server) handleBatchArchive(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.objectType(w, r)
-	if !ok {
-		return
-	}
 	var in batchReadInput
-	if aerr := decodeJSON(r, &in); aerr != nil {
-		writeError(w, r, aerr)
-		return
-	}
-	if aerr := checkInputCount(len(in.Inputs)); aerr != nil {
-		writeError(w, r, aerr)
+	t, ok := s.batchRequest(w, r, &in, func() int { return len(in.Inputs) })
+	if !ok {
 		return
 	}
 	s.mu.Lock()
