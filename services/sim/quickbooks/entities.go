@@ -57,7 +57,7 @@ func (r *realm) create(entity string, in map[string]any, oc *opCtx) (map[string]
 	r.put(entity, id, obj, oc.now)
 	oc.emit(entity, id, "Create")
 	r.afterWrite(entity, id, nil, oc)
-	return r.data[entity][id].obj, nil
+	return r.data[entity].recs[id].obj, nil
 }
 
 func (r *realm) peekID(entity string) string {
@@ -134,7 +134,7 @@ func (r *realm) update(entity string, in map[string]any, oc *opCtx) (map[string]
 	}
 	oc.emit(entity, id, op)
 	r.afterWrite(entity, id, rec, oc)
-	return r.data[entity][id].obj, nil
+	return r.data[entity].recs[id].obj, nil
 }
 
 // stamp bumps SyncToken and LastUpdatedTime of obj relative to old.
@@ -195,7 +195,7 @@ func (r *realm) remove(entity string, in map[string]any, oc *opCtx) (map[string]
 	if entity == entInvoice && len(r.invApps[id]) > 0 {
 		return nil, faultBusiness("This invoice has payments applied to it. Delete or change the payments before you delete the invoice.", "")
 	}
-	r.data[entity][id] = &record{obj: rec.obj, updated: oc.now, deleted: true}
+	r.data[entity].store(id, &record{obj: rec.obj, raw: rec.raw, updated: oc.now, deleted: true})
 	oc.emit(entity, id, "Delete")
 	if entity == entPayment {
 		r.setApplications(id, nil, oc)
@@ -248,12 +248,12 @@ func (r *realm) void(entity string, in map[string]any, oc *opCtx) (map[string]an
 		r.setApplications(id, nil, oc)
 	}
 	r.refreshCustomer(refValue(obj["CustomerRef"]))
-	return r.data[entity][id].obj, nil
+	return r.data[entity].recs[id].obj, nil
 }
 
 // afterWrite keeps derived state (applications, balances) in step.
 func (r *realm) afterWrite(entity, id string, old *record, oc *opCtx) {
-	obj := r.data[entity][id].obj
+	obj := r.data[entity].recs[id].obj
 	switch entity {
 	case entCustomer:
 		if old == nil {
@@ -386,19 +386,28 @@ func sameJSON(a, b any) bool {
 // unapplied payment credit.
 func (r *realm) customerBalance(id string) float64 {
 	b := r.openBal[id]
-	for _, rec := range r.data[entInvoice] {
-		if !rec.deleted && refValue(rec.obj["CustomerRef"]) == id {
-			v, _ := num(rec.obj["Balance"])
-			b += v
-		}
+	for _, rec := range r.ofCustomer(entInvoice, id) {
+		v, _ := num(rec.obj["Balance"])
+		b += v
 	}
-	for _, rec := range r.data[entPayment] {
-		if !rec.deleted && refValue(rec.obj["CustomerRef"]) == id {
-			v, _ := num(rec.obj["UnappliedAmt"])
-			b -= v
-		}
+	for _, rec := range r.ofCustomer(entPayment, id) {
+		v, _ := num(rec.obj["UnappliedAmt"])
+		b -= v
 	}
 	return round2(b)
+}
+
+// ofCustomer returns the live transactions of one customer in id order.
+func (r *realm) ofCustomer(entity, customerID string) []*record {
+	t := r.data[entity]
+	ids, _ := t.holding("CustomerRef", customerID)
+	var out []*record
+	for _, id := range ids {
+		if rec := t.recs[id]; !rec.deleted && refValue(rec.obj["CustomerRef"]) == customerID {
+			out = append(out, rec)
+		}
+	}
+	return out
 }
 
 // refreshCustomer stores the customer's current Balance without bumping its
@@ -417,7 +426,7 @@ func (r *realm) refreshCustomer(id string) {
 	obj := cloneMap(rec.obj)
 	obj["Balance"] = b
 	obj["BalanceWithJobs"] = b
-	r.data[entCustomer][id] = newRecord(obj, rec.updated)
+	r.data[entCustomer].store(id, newRecord(obj, rec.updated))
 }
 
 // normalize validates obj (the complete new state) and fills defaults and
@@ -488,10 +497,8 @@ func (r *realm) normCustomer(id string, obj map[string]any, old *record) *fault 
 	if badNameChars(name) {
 		return faultBusiness("The name cannot contain a colon (:), a tab or a new line.", "DisplayName")
 	}
-	for oid, rec := range r.data[entCustomer] {
-		if oid != id && strings.EqualFold(str(rec.obj["DisplayName"]), name) {
-			return faultDuplicateName("customer, vendor or employee", oid)
-		}
+	if oid := r.data[entCustomer].nameTaken("DisplayName", name, id); oid != "" {
+		return faultDuplicateName("customer, vendor or employee", oid)
 	}
 	if em := mapOf(obj["PrimaryEmailAddr"]); em != nil {
 		addr := strings.TrimSpace(str(em["Address"]))
@@ -592,10 +599,8 @@ func (r *realm) normItem(id string, obj map[string]any, old *record) *fault {
 	if badNameChars(name) {
 		return faultBusiness("The name cannot contain a colon (:), a tab or a new line.", "Name")
 	}
-	for oid, rec := range r.data[entItem] {
-		if oid != id && strings.EqualFold(str(rec.obj["Name"]), name) {
-			return faultDuplicateName("product or service", oid)
-		}
+	if oid := r.data[entItem].nameTaken("Name", name, id); oid != "" {
+		return faultDuplicateName("product or service", oid)
 	}
 	typ := str(obj["Type"])
 	if typ == "" {
@@ -706,10 +711,8 @@ func (r *realm) normAccount(id string, obj map[string]any, _ *record) *fault {
 	if badNameChars(name) {
 		return faultBusiness("The name cannot contain a colon (:), a tab or a new line.", "Name")
 	}
-	for oid, rec := range r.data[entAccount] {
-		if oid != id && strings.EqualFold(str(rec.obj["Name"]), name) {
-			return faultDuplicateName("account", oid)
-		}
+	if oid := r.data[entAccount].nameTaken("Name", name, id); oid != "" {
+		return faultDuplicateName("account", oid)
 	}
 	typ := str(obj["AccountType"])
 	if typ == "" {

@@ -82,8 +82,13 @@ func (s *Server) runQuery(rm *realm, src string) (map[string]any, *fault) {
 
 	var rows []map[string]any
 	var recs []*record
-	for _, id := range rm.sortedIDs(entity) {
-		rec := rm.data[entity][id]
+	tbl := rm.data[entity]
+	ids, narrowed := tbl.candidates(conds)
+	if !narrowed {
+		ids = tbl.order
+	}
+	for _, id := range ids {
+		rec := tbl.recs[id]
 		if rec.deleted {
 			continue
 		}
@@ -323,7 +328,7 @@ func (s *Server) runCDC(rm *realm, entities, changedSince string) ([]any, *fault
 	for _, name := range names {
 		var live, gone []*record
 		var goneIDs []string
-		for id, rec := range rm.data[name] {
+		for id, rec := range rm.data[name].recs {
 			if rec.updated.Before(since) {
 				continue
 			}

@@ -120,7 +120,7 @@ func (rm *realm) addTaxCodes(country string, now time.Time) {
 		if _, ok := rm.get(entTaxCode, id); ok {
 			return
 		}
-		for _, rec := range rm.data[entTaxCode] {
+		for _, rec := range rm.data[entTaxCode].recs {
 			if str(rec.obj["Name"]) == name {
 				return
 			}

@@ -3,7 +3,6 @@ package quickbooks
 import (
 	"encoding/json"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +68,7 @@ type realm struct {
 	id string
 
 	mu      sync.RWMutex
-	data    map[string]map[string]*record // entity -> id -> record
+	data    map[string]*table // entity -> records
 	seq     map[string]int                // id sequence per sequence group
 	docNext int                           // next automatic DocNumber
 	idem    map[string]idemEntry          // requestid -> answer
@@ -95,7 +94,7 @@ type idemEntry struct {
 func newRealm(id string) *realm {
 	r := &realm{
 		id:       id,
-		data:     map[string]map[string]*record{},
+		data:     map[string]*table{},
 		seq:      map[string]int{},
 		docNext:  1001,
 		idem:     map[string]idemEntry{},
@@ -106,7 +105,7 @@ func newRealm(id string) *realm {
 		taxRates: map[string]float64{},
 	}
 	for _, e := range entityNames {
-		r.data[e] = map[string]*record{}
+		r.data[e] = newTable(e)
 	}
 	return r
 }
@@ -126,7 +125,7 @@ func (r *realm) nextID(entity string) string {
 }
 
 func (r *realm) get(entity, id string) (*record, bool) {
-	rec, ok := r.data[entity][id]
+	rec, ok := r.data[entity].recs[id]
 	if !ok || rec.deleted {
 		return nil, false
 	}
@@ -134,18 +133,12 @@ func (r *realm) get(entity, id string) (*record, bool) {
 }
 
 func (r *realm) put(entity, id string, obj map[string]any, at time.Time) {
-	r.data[entity][id] = newRecord(obj, at)
+	r.data[entity].store(id, newRecord(obj, at))
 }
 
-// sortedIDs lists the ids of an entity in numeric order.
-func (r *realm) sortedIDs(entity string) []string {
-	ids := make([]string, 0, len(r.data[entity]))
-	for id := range r.data[entity] {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
-	return ids
-}
+// sortedIDs lists the ids of an entity in numeric order. The slice is the
+// table's own: callers only read it, under the realm lock.
+func (r *realm) sortedIDs(entity string) []string { return r.data[entity].order }
 
 func idLess(a, b string) bool {
 	if len(a) != len(b) {

@@ -418,8 +418,10 @@ func lineAmount(lm, d, item map[string]any) (float64, *fault) {
 
 // docNumberOwner returns the id of another live invoice using doc.
 func (r *realm) docNumberOwner(doc, self string) string {
-	for id, rec := range r.data[entInvoice] {
-		if id != self && !rec.deleted && str(rec.obj["DocNumber"]) == doc {
+	t := r.data[entInvoice]
+	ids, _ := t.holding("DocNumber", doc)
+	for _, id := range ids {
+		if rec := t.recs[id]; id != self && !rec.deleted && str(rec.obj["DocNumber"]) == doc {
 			return id
 		}
 	}
