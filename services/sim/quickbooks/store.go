@@ -68,10 +68,10 @@ type realm struct {
 	id string
 
 	mu      sync.RWMutex
-	data    map[string]*table // entity -> records
-	seq     map[string]int                // id sequence per sequence group
-	docNext int                           // next automatic DocNumber
-	idem    map[string]idemEntry          // requestid -> answer
+	data    map[string]*table    // entity -> records
+	seq     map[string]int       // id sequence per sequence group
+	docNext int                  // next automatic DocNumber
+	idem    map[string]idemEntry // requestid -> answer
 
 	// State QBO keeps but does not show as such.
 	openBal     map[string]float64            // customer id -> opening balance
