@@ -88,15 +88,31 @@ type Factory struct {
 	apps   Apps
 	tokens *tokens.Store
 	logger *slog.Logger
-	hc     *http.Client // nil: each client's default
+	hc     *http.Client
 	mu     sync.Mutex
 	qbo    map[string]*qbo.Client
 	hs     map[string]*hubspot.Client
 }
 
-// NewFactory returns a factory on the token store. hc (optional) carries
-// the API calls and token refreshes.
+// NewHTTPClient returns the client API calls share. Go's default transport
+// keeps two idle connections per host, so a writer with many workers on
+// one API would close and redial connections all the time; this one keeps
+// enough for every worker and bounds how long a stalled server can hold one.
+func NewHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 64
+	tr.IdleConnTimeout = 90 * time.Second
+	tr.ResponseHeaderTimeout = 60 * time.Second
+	return &http.Client{Transport: tr}
+}
+
+// NewFactory returns a factory on the token store. hc (optional, default
+// NewHTTPClient) carries the API calls and token refreshes.
 func NewFactory(apps Apps, store *tokens.Store, logger *slog.Logger, hc *http.Client) *Factory {
+	if hc == nil {
+		hc = NewHTTPClient()
+	}
 	return &Factory{apps: apps, tokens: store, logger: logger, hc: hc, qbo: map[string]*qbo.Client{}, hs: map[string]*hubspot.Client{}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"time"
 
@@ -46,6 +47,15 @@ type Link struct {
 	MatchKey   string                  `json:"match_key,omitempty"`
 	Sides      map[streams.System]Side `json:"sides"`
 	UpdatedAt  time.Time               `json:"updated_at"`
+}
+
+// clone copies l deeply enough that editing the copy leaves l as it was.
+func (l Link) clone() Link {
+	l.Sides = maps.Clone(l.Sides)
+	if l.Sides == nil {
+		l.Sides = map[streams.System]Side{}
+	}
+	return l
 }
 
 // Other returns the other system.
@@ -122,7 +132,8 @@ func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object,
 	l := Link{Pair: pair, Connection: conn, Object: object, MatchKey: match, UpdatedAt: s.now().UTC(),
 		Sides: map[streams.System]Side{system: {ID: id}}}
 	body, _ := json.Marshal(l)
-	if _, err := s.links.Create(ctx, linkKey(conn, object, pair), body); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+	created, err := s.links.Create(ctx, linkKey(conn, object, pair), body)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return Link{}, 0, err
 	}
 	holder, err := s.claim(ctx, idKey(conn, object, system, id), pair)
@@ -162,6 +173,11 @@ func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object,
 			}
 		}
 	}
+	if created != 0 {
+		// Ours, as written: no need to read it back. Should another record
+		// join it meanwhile, a Commit at this revision notices.
+		return l, created, nil
+	}
 	return s.Get(ctx, conn, object, pair)
 }
 
@@ -199,6 +215,28 @@ func (s *Store) lookup(ctx context.Context, key string) (string, bool, error) {
 		return "", false, err
 	}
 	return string(e.Value()), true, nil
+}
+
+// CommitAt is Commit starting from a link already read at rev: it writes
+// without reading first and falls back to Commit if the link moved on.
+func (s *Store) CommitAt(ctx context.Context, l Link, rev uint64, edit func(*Link) error) (Link, error) {
+	next := l.clone()
+	if err := edit(&next); err != nil {
+		return Link{}, err
+	}
+	next.UpdatedAt = s.now().UTC()
+	body, err := json.Marshal(next)
+	if err != nil {
+		return Link{}, err
+	}
+	_, err = s.links.Update(ctx, linkKey(l.Connection, l.Object, l.Pair), body, rev)
+	switch {
+	case err == nil:
+		return next, nil
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		return s.Commit(ctx, l.Connection, l.Object, l.Pair, edit)
+	}
+	return Link{}, err
 }
 
 // Commit applies edit to the link under compare-and-set, retrying when

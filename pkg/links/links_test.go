@@ -110,3 +110,37 @@ func TestSameSideSharingAnEmailStaysSeparate(t *testing.T) {
 		t.Fatalf("seen %d after 20 concurrent commits", got.Sides[streams.SystemQBO].Seen)
 	}
 }
+
+func TestCommitAtAStaleRevisionKeepsTheOtherWritersChange(t *testing.T) {
+	s := store(t)
+	ctx := context.Background()
+	l, rev, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemHubSpot, "h1", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile the QBO customer with the same email joins the link.
+	if _, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "q1", "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CommitAt(ctx, l, rev, func(l *links.Link) error {
+		sd := l.Sides[streams.SystemHubSpot]
+		sd.Seen = 42
+		l.Sides[streams.SystemHubSpot] = sd
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _, err := s.Get(ctx, "c1", streams.ObjectContact, l.Pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]links.Link{"returned": got, "stored": stored} {
+		if v.Sides[streams.SystemQBO].ID != "q1" || v.Sides[streams.SystemHubSpot].Seen != 42 {
+			t.Fatalf("%s link lost a change: %+v", name, v.Sides)
+		}
+	}
+	if l.Sides[streams.SystemHubSpot].Seen != 0 {
+		t.Fatalf("CommitAt edited the caller's link: %+v", l.Sides)
+	}
+}

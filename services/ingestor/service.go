@@ -67,7 +67,8 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 		o(s)
 	}
 	if s.hc == nil {
-		s.hc = &http.Client{Timeout: 30 * time.Second}
+		s.hc = clients.NewHTTPClient()
+		s.hc.Timeout = 30 * time.Second
 	}
 	if s.cfg.WebhookQueue <= 0 {
 		s.cfg.WebhookQueue = 1000

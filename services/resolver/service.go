@@ -56,12 +56,12 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
-	l, _, err := h.links.Resolve(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey)
+	l, rev, err := h.links.Resolve(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey)
 	if err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("resolve link: %w", err))
 	}
 	d := Decide(conn.Object(in.Object), l, in.Source, version, tr)
-	l, err = h.links.Commit(ctx, in.Connection, in.Object, l.Pair, func(l *links.Link) error {
+	l, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		sd := l.Sides[in.Source]
 		sd.Seen = max(sd.Seen, version)
 		if d.Outcome != activity.OutcomeSuccess && !tr.Deleted {

@@ -23,7 +23,7 @@ import (
 //
 //	go test -run '^$' -bench FirstSyncAllStages -benchtime 1x ./services/syncd/
 func BenchmarkFirstSyncAllStages(b *testing.B) {
-	const n = 3000
+	const n = 10000
 	ch := testutil.ClickHouse(b)
 	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(b), testutil.FreeAddr(b), testutil.FreeAddr(b), testutil.FreeAddr(b)
 	simEnv := map[string]string{"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
@@ -64,8 +64,8 @@ func BenchmarkFirstSyncAllStages(b *testing.B) {
 		"QBO_TOKEN_URL":        "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
 		"QBO_LIMIT_PER_MINUTE": "6000000", "QBO_LIMIT_PER_SECOND": "100000", "QBO_LIMIT_CONCURRENT": "64",
 		"HUBSPOT_LIMIT_BURST": "10000000", "HUBSPOT_LIMIT_WINDOW": "1s", "HUBSPOT_LIMIT_SEARCH_PER_SECOND": "1000",
-		"WRITER_WORKERS": "32", "WRITER_BACKFILL_WORKERS": "32", "INGESTOR_POLL_INTERVAL": "1h",
-		"TRANSFORMER_WORKERS": "32", "RESOLVER_WORKERS": "32",
+		"WRITER_WORKERS": "128", "WRITER_BACKFILL_WORKERS": "128", "INGESTOR_POLL_INTERVAL": "1h",
+		"TRANSFORMER_WORKERS": "64", "RESOLVER_WORKERS": "128",
 	}))
 	var written uint64
 	testutil.WaitFor(b, 10*time.Minute, "every contact written to QBO", func() bool {
@@ -76,6 +76,7 @@ func BenchmarkFirstSyncAllStages(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "records/s")
+	logStageSpans(b, store, start)
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
 }
 
@@ -92,4 +93,28 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// logStageSpans logs when each stage handled its first and last record,
+// relative to start: the stage whose span is longest is the bottleneck.
+func logStageSpans(b *testing.B, store *activity.Store, start time.Time) {
+	rows, err := store.Conn().Query(context.Background(),
+		"SELECT stage, count(), min(ts_us), max(ts_us) FROM sync_activity FINAL GROUP BY stage ORDER BY min(ts_us)")
+	if err != nil {
+		b.Logf("stage spans: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var stage string
+		var count uint64
+		var firstUS, lastUS uint64
+		if err := rows.Scan(&stage, &count, &firstUS, &lastUS); err != nil {
+			b.Logf("stage spans: %v", err)
+			return
+		}
+		first, last := time.UnixMicro(int64(firstUS)), time.UnixMicro(int64(lastUS))
+		b.Logf("%-12s %6d events  first %6.2fs  last %6.2fs  (%.0f/s)", stage, count, first.Sub(start).Seconds(),
+			last.Sub(start).Seconds(), float64(count)/max(last.Sub(first).Seconds(), 0.001))
+	}
 }

@@ -106,7 +106,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
-	l, _, err := h.links.Get(ctx, in.Connection, in.Object, r.Pair)
+	l, rev, err := h.links.Get(ctx, in.Connection, in.Object, r.Pair)
 	if err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("read link %s: %w", r.Pair, err))
 	}
@@ -135,7 +135,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, err
 	}
-	_, err = h.links.Commit(ctx, in.Connection, in.Object, r.Pair, func(l *links.Link) error {
+	_, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		t := l.Sides[target]
 		t.ID, t.Hash, t.WrittenAt = w.id, echo.Hash, h.now().UTC()
 		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)

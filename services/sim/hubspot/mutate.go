@@ -337,6 +337,7 @@ func (s *Server) recompute(r *record, src changeSource) bool {
 
 // reindex records what search will see of r after the indexing delay.
 func (s *Server) reindex(r *record) {
+	s.st.objects[r.t.name].track(r)
 	now := s.wnow()
 	snap := snapshot{visibleAt: now.Add(s.st.indexDelay), props: maps.Clone(r.props), archived: r.archived, updatedAt: r.updatedAt}
 	if s.st.indexDelay <= 0 {

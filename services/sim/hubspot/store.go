@@ -49,6 +49,7 @@ type record struct {
 	archived   bool
 	archivedAt time.Time
 	index      []snapshot
+	held       map[string]string // unique property -> value indexed for this record
 }
 
 func (r *record) idString() string { return strconv.FormatInt(r.id, 10) }
@@ -68,6 +69,54 @@ type objectStore struct {
 	records map[int64]*record
 	ids     []int64 // ascending (ids are handed out in order)
 	nextID  int64
+	// unique maps a unique property to value -> id of the live record
+	// holding it. A property's map is built on its first lookup and kept
+	// current by track, so a create no longer scans every record.
+	unique map[string]map[string]int64
+}
+
+// uniqueIndex returns prop's value index, building it on first use.
+func (os *objectStore) uniqueIndex(prop string) map[string]int64 {
+	if m, ok := os.unique[prop]; ok {
+		return m
+	}
+	if os.unique == nil {
+		os.unique = map[string]map[string]int64{}
+	}
+	m := map[string]int64{}
+	os.unique[prop] = m
+	for _, id := range os.ids {
+		os.track(os.records[id])
+	}
+	return m
+}
+
+// track brings the unique indexes in line with r's current values.
+func (os *objectStore) track(r *record) {
+	for prop, m := range os.unique {
+		cur := r.props[prop]
+		if r.archived {
+			cur = ""
+		}
+		old, had := r.held[prop]
+		if had && old == cur {
+			continue
+		}
+		if had && m[old] == r.id {
+			delete(m, old)
+		}
+		delete(r.held, prop)
+		if cur == "" {
+			continue
+		}
+		if _, taken := m[cur]; !taken {
+			m[cur] = r.id
+			if r.held == nil {
+				r.held = map[string]string{}
+			}
+			r.held[prop] = cur
+		}
+	}
 }
 
 type objRef struct {
@@ -128,9 +177,17 @@ func (st *state) findByProperty(t *objectType, prop, value string, archived bool
 		value = strings.ToLower(strings.TrimSpace(value))
 	}
 	os := st.objects[t.name]
+	if !archived {
+		if id, ok := os.uniqueIndex(prop)[value]; ok {
+			if r := os.records[id]; !r.archived && r.props[prop] == value {
+				return r
+			}
+		}
+		return nil
+	}
 	for _, id := range os.ids {
 		r := os.records[id]
-		if r.archived == archived && r.props[prop] == value {
+		if r.archived && r.props[prop] == value {
 			return r
 		}
 	}
