@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ledgersync/ledgersync/pkg/apimetrics"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -285,8 +286,10 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (response,
 	start := time.Now()
 	res, err := c.hc.Do(req)
 	if err != nil {
+		apimetrics.Observe("hubspot", 0, time.Since(start))
 		return response{}, c.transportError(ctx, r, err)
 	}
+	apimetrics.Observe("hubspot", res.StatusCode, time.Since(start))
 	defer res.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	c.budget.Observe(res.StatusCode, res.Header, kind)

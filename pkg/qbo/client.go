@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
+	"github.com/ledgersync/ledgersync/pkg/apimetrics"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -328,8 +329,10 @@ func (c *Client) once(ctx context.Context, r request, attempt int) ([]byte, erro
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		apimetrics.Observe("qbo", 0, time.Since(start))
 		return nil, c.transportError(ctx, r, err)
 	}
+	apimetrics.Observe("qbo", resp.StatusCode, time.Since(start))
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	_ = resp.Body.Close()
 	release()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
 )
 
@@ -23,13 +27,65 @@ import (
 //
 //	go test -run '^$' -bench FirstSyncAllStages -benchtime 1x ./services/syncd/
 func BenchmarkFirstSyncAllStages(b *testing.B) {
-	const n = 10000
+	off := map[string]string{"SIM_HUBSPOT_THROTTLE": "off", "SIM_QBO_THROTTLE": "off"}
+	lifted := map[string]string{
+		"QBO_LIMIT_PER_MINUTE": "6000000", "QBO_LIMIT_PER_SECOND": "100000", "QBO_LIMIT_CONCURRENT": "64",
+		"HUBSPOT_LIMIT_BURST": "10000000", "HUBSPOT_LIMIT_WINDOW": "1s", "HUBSPOT_LIMIT_SEARCH_PER_SECOND": "1000",
+		"WRITER_WORKERS": "128", "WRITER_BACKFILL_WORKERS": "128", "TRANSFORMER_WORKERS": "64", "RESOLVER_WORKERS": "128",
+	}
+	r := benchFirstSync(b, *benchFastContacts, off, lifted)
+	b.ReportMetric(r.perSecond, "records/s")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+}
+
+// BenchmarkFirstSyncIntoThrottledQBO runs a first sync of HubSpot contacts
+// into an empty QBO company with the simulators throttled as the real
+// services (QBO: 500 requests per minute, 10 per second and 10 at once per
+// company) and ledgersync's default budgets. It reports records/s, the QBO
+// calls each record cost, the share of QBO's per-minute ceiling the sync
+// used, and how many calls were refused with 429 and how many records
+// failed (the target is zero of both).
+//
+//	go test -run '^$' -bench FirstSyncIntoThrottledQBO -benchtime 1x -timeout 60m ./services/syncd/
+func BenchmarkFirstSyncIntoThrottledQBO(b *testing.B) {
+	const perMinute = 500 // SIM_QBO_THROTTLE_PER_MINUTE's default, QBO's documented limit
+	qboCalls := func() (all, throttled float64) { return apiCalls(b, "qbo") }
+	calls0, refused0 := qboCalls()
+	r := benchFirstSync(b, *benchThrottledContacts, map[string]string{"SIM_QBO_THROTTLE_PER_MINUTE": strconv.Itoa(perMinute)}, nil)
+	calls1, refused1 := qboCalls()
+	calls := calls1 - calls0
+	callRate := calls / r.elapsed.Seconds()
+	b.ReportMetric(r.perSecond, "records/s")
+	b.ReportMetric(calls/float64(r.records), "qbo-calls/record")
+	b.ReportMetric(100*callRate/(perMinute/60.0), "pct-of-qbo-ceiling")
+	b.ReportMetric(refused1-refused0, "qbo-429s")
+	b.ReportMetric(float64(r.failed), "failed-records")
+}
+
+var (
+	benchFastContacts      = flag.Int("bench.fast-contacts", 10000, "contacts in BenchmarkFirstSyncAllStages")
+	benchThrottledContacts = flag.Int("bench.throttled-contacts", 5000, "contacts in BenchmarkFirstSyncIntoThrottledQBO")
+)
+
+type firstSyncResult struct {
+	records   int
+	failed    uint64
+	elapsed   time.Duration
+	perSecond float64
+}
+
+// benchFirstSync seeds n HubSpot contacts, starts the all-in-one process
+// with the demo connection and waits until the writer has settled every
+// contact (written or failed). simEnv and syncEnv add to the simulators'
+// and the process's settings.
+func benchFirstSync(b *testing.B, n int, simExtra, syncExtra map[string]string) firstSyncResult {
 	ch := testutil.ClickHouse(b)
 	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(b), testutil.FreeAddr(b), testutil.FreeAddr(b), testutil.FreeAddr(b)
-	simEnv := map[string]string{"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
-		"SIM_HUBSPOT_THROTTLE": "off", "SIM_QBO_THROTTLE": "off", "SIM_QBO_REQUESTID_WINDOW": "1h"}
+	simEnv := copyEnv(map[string]string{"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
+		"SIM_QBO_REQUESTID_WINDOW": "1h"}, simExtra)
 	startSyncd(b, "sim", copyEnv(simEnv, nil))
 	ctx := context.Background()
+	// The seeding client has its own generous budget: seeding is not measured.
 	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"),
 		hubspot.WithBudget(hubspot.NewBudget(hubspot.BudgetConfig{Burst: 1_000_000, Window: time.Second, SearchPerSecond: 1000})))
 	if err != nil {
@@ -45,8 +101,16 @@ func BenchmarkFirstSyncAllStages(b *testing.B) {
 			inputs = append(inputs, hubspot.CreateInput{Properties: map[string]string{"email": fmt.Sprintf("bench%05d@speed.example", i),
 				"firstname": "Bench", "lastname": fmt.Sprintf("Person %05d", i)}})
 		}
-		if res, err := hs.BatchCreate(ctx, hubspot.Contacts, inputs); err != nil || len(res.Errors) > 0 {
-			b.Fatalf("seed: %v", err)
+		for {
+			res, err := hs.BatchCreate(ctx, hubspot.Contacts, inputs)
+			if err != nil && syncerr.IsRetryable(err) {
+				time.Sleep(time.Second) // the simulator's own throttle, when on
+				continue
+			}
+			if err != nil || len(res.Errors) > 0 {
+				b.Fatalf("seed: %v", err)
+			}
+			break
 		}
 	}
 	store, err := activity.Open(ch, logging.Discard())
@@ -56,28 +120,52 @@ func BenchmarkFirstSyncAllStages(b *testing.B) {
 	defer store.Close()
 	b.ResetTimer()
 	start := time.Now()
-	startSyncd(b, "all", copyEnv(simEnv, map[string]string{
+	startSyncd(b, "all", copyEnv(simEnv, copyEnv(map[string]string{
 		"SYNC_HTTP_ADDR": httpAddr, "SYNC_DATA_DIR": b.TempDir(), "SYNC_NATS_LISTEN": natsAddr, "SYNC_NATS_MONITOR_ADDR": "",
 		"CLICKHOUSE_ADDR": ch.Addr, "CLICKHOUSE_DATABASE": ch.Database, "LOG_LEVEL": "warn",
 		"SYNC_ADMIN_TOKEN": "bench-admin-token-0123456789", "SYNC_TOKEN_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"SYNC_DEMO": "on", "QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret",
-		"QBO_TOKEN_URL":        "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
-		"QBO_LIMIT_PER_MINUTE": "6000000", "QBO_LIMIT_PER_SECOND": "100000", "QBO_LIMIT_CONCURRENT": "64",
-		"HUBSPOT_LIMIT_BURST": "10000000", "HUBSPOT_LIMIT_WINDOW": "1s", "HUBSPOT_LIMIT_SEARCH_PER_SECOND": "1000",
-		"WRITER_WORKERS": "128", "WRITER_BACKFILL_WORKERS": "128", "INGESTOR_POLL_INTERVAL": "1h",
-		"TRANSFORMER_WORKERS": "64", "RESOLVER_WORKERS": "128",
-	}))
-	var written uint64
-	testutil.WaitFor(b, 10*time.Minute, "every contact written to QBO", func() bool {
+		"QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer", "INGESTOR_POLL_INTERVAL": "1h",
+	}, syncExtra)))
+	var written, failed uint64
+	testutil.WaitFor(b, 2*time.Hour, "every contact settled by the writer", func() bool {
 		time.Sleep(200 * time.Millisecond)
-		_ = store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success'").Scan(&written)
-		return written >= n
+		_ = store.Conn().QueryRow(ctx, `SELECT countIf(outcome = 'success'), countIf(outcome = 'failed')
+			FROM sync_activity FINAL WHERE stage = 'writer'`).Scan(&written, &failed)
+		return written+failed >= uint64(n)
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(n)/elapsed.Seconds(), "records/s")
 	logStageSpans(b, store, start)
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+	return firstSyncResult{records: n, failed: failed, elapsed: elapsed, perSecond: float64(written) / elapsed.Seconds()}
+}
+
+// apiCalls reads this process's ledgersync_api_requests_total for system:
+// all calls, and those refused with 429.
+func apiCalls(b *testing.B, system string) (all, throttled float64) {
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "ledgersync_api_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["system"] != system {
+				continue
+			}
+			all += m.GetCounter().GetValue()
+			if labels["status"] == "429" {
+				throttled += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return all, throttled
 }
 
 // peakRSS is this process's high-water resident set (VmHWM), in bytes.

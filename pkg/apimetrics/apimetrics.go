@@ -1,0 +1,31 @@
+// Package apimetrics counts the calls ledgersync makes to HubSpot and
+// QuickBooks Online, so operators (and the benchmarks) can see how close a
+// sync runs to each API's limits and how often it is refused.
+package apimetrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	requests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "ledgersync_api_requests_total",
+		Help: "HTTP calls to the SaaS APIs by system and status code (0: no answer).",
+	}, []string{"system", "status"})
+	seconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "ledgersync_api_request_seconds",
+		Help:    "Duration of HTTP calls to the SaaS APIs.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"system"})
+)
+
+// Observe records one call to system that ended with status (0 when no
+// answer arrived) after d.
+func Observe(system string, status int, d time.Duration) {
+	requests.WithLabelValues(system, strconv.Itoa(status)).Inc()
+	seconds.WithLabelValues(system).Observe(d.Seconds())
+}
