@@ -29,6 +29,10 @@ const ConnectionID = "demo"
 // Setup is the demo connection's creation, retried until the simulators
 // answer.
 type Setup struct {
+	// ID and Name of the connection; empty: ConnectionID and the demo's
+	// name. Benchmarks create several connections this way.
+	ID, Name string
+
 	Conns   *connection.Store
 	Tokens  *tokens.Store
 	HubSpot hubspotsim.Config
@@ -56,7 +60,11 @@ func (s *Setup) Run(ctx context.Context) error {
 }
 
 func (s *Setup) create(ctx context.Context) error {
-	if _, _, err := s.Conns.Get(ctx, ConnectionID); err == nil {
+	id, name := s.ID, s.Name
+	if id == "" {
+		id, name = ConnectionID, "Demo: local HubSpot and QuickBooks simulators"
+	}
+	if _, _, err := s.Conns.Get(ctx, id); err == nil {
 		return connection.ErrExists
 	}
 	qboURL, hsURL := "http://"+s.QBO.Addr, "http://"+s.HubSpot.Addr
@@ -66,15 +74,15 @@ func (s *Setup) create(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("QBO simulator token: %w", err)
 	}
-	if err := s.Tokens.Put(ctx, tokens.Record{Connection: ConnectionID, System: streams.SystemQBO, AccountID: s.QBO.RealmID,
+	if err := s.Tokens.Put(ctx, tokens.Record{Connection: id, System: streams.SystemQBO, AccountID: s.QBO.RealmID,
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: "Bearer", Expiry: tok.Expiry}); err != nil {
 		return err
 	}
-	if err := s.Tokens.Put(ctx, tokens.Record{Connection: ConnectionID, System: streams.SystemHubSpot, AccountID: strconv.FormatInt(s.HubSpot.PortalID, 10),
+	if err := s.Tokens.Put(ctx, tokens.Record{Connection: id, System: streams.SystemHubSpot, AccountID: strconv.FormatInt(s.HubSpot.PortalID, 10),
 		AccessToken: s.HubSpot.Token, TokenType: "Bearer"}); err != nil {
 		return err
 	}
-	c := api.NewConnection(ConnectionID, "Demo: local HubSpot and QuickBooks simulators", s.Now())
+	c := api.NewConnection(id, name, s.Now())
 	contact := c.Objects[streams.ObjectContact]
 	contact.Filters = nil
 	c.Objects[streams.ObjectContact] = contact
@@ -83,6 +91,6 @@ func (s *Setup) create(ctx context.Context) error {
 	if _, err := s.Conns.Create(ctx, c); err != nil {
 		return err
 	}
-	s.Logger.Info("demo connection created", "connection", ConnectionID, "hubspot", hsURL, "qbo", qboURL)
+	s.Logger.Info("demo connection created", "connection", id, "hubspot", hsURL, "qbo", qboURL)
 	return nil
 }

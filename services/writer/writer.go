@@ -151,6 +151,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err := h.links.Index(ctx, in.Connection, in.Object, target, w.id, r.Pair); err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
 	}
+	// Stamped when the write is done: the row says when the change reached
+	// the other side (the change-to-other-side latency reads it).
+	ev.Time = h.now().UTC()
 	ev.Outcome, ev.Action = activity.OutcomeSuccess, record.ActionUpdate
 	if w.created {
 		ev.Action = record.ActionCreate

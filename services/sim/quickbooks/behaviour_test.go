@@ -523,3 +523,35 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatalf("automatic DocNumbers are not unique: %d distinct", len(docs))
 	}
 }
+
+// TestUIEditIsNotThrottledAndBumpsTheVersion: a change made "in the QBO web
+// app" through the control API needs no SyncToken, is not refused when the
+// API budget is spent, and moves the record to a new version.
+func TestUIEditIsNotThrottledAndBumpsTheVersion(t *testing.T) {
+	s := newSim(t, map[string]string{"SIM_QBO_THROTTLE": "on", "SIM_QBO_THROTTLE_PER_MINUTE": "3"})
+	created := s.ok(http.MethodPost, "customer", map[string]any{"DisplayName": "Ada Lovelace", "GivenName": "Ada"})
+	id := str(mapOf(created["Customer"])["Id"])
+	for s.okStatus(http.MethodGet, "preferences") != 429 {
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.ts.URL+"/_sim/realms/"+s.realm+"/ui/customer", strings.NewReader(`{"Id":"`+id+`","GivenName":"Augusta"}`))
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("UI edit while the API is throttled: %d %s", resp.StatusCode, b)
+	}
+	s.clock.Advance(time.Minute)
+	got := mapOf(s.ok(http.MethodGet, "customer/"+id, nil)["Customer"])
+	if got["GivenName"] != "Augusta" || got["DisplayName"] != "Ada Lovelace" || str(got["SyncToken"]) != "1" {
+		t.Fatalf("after the UI edit: %v", got)
+	}
+}
+
+// okStatus sends a bodiless request and returns only the status.
+func (s *sim) okStatus(method, p string) int {
+	st, _ := s.apiRaw(method, p, nil)
+	return st
+}

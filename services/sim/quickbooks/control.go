@@ -29,6 +29,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_sim/realms/{realm}/tokens", s.ctlTokens)
 	mux.HandleFunc("POST /_sim/realms/{realm}/reset", s.ctlReset)
 	mux.HandleFunc("POST /_sim/realms/{realm}/country", s.ctlCountry)
+	mux.HandleFunc("POST /_sim/realms/{realm}/ui/{entity}", s.ctlUIEdit)
 	mux.HandleFunc("PUT /_sim/throttle", s.ctlThrottle)
 	mux.HandleFunc("POST /_sim/faults", s.ctlFaults)
 	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, _ *http.Request) {
@@ -219,4 +220,38 @@ func (s *Server) ctlFaults(w http.ResponseWriter, r *http.Request) {
 	}
 	s.faults.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// ctlUIEdit changes a record the way a person in the QBO web app does: a
+// sparse update of the latest version (no SyncToken needed) that is not
+// counted against the API's throttle and sends webhooks like any change.
+// Tests and benchmarks use it to make changes on the QBO side without
+// spending ledgersync's request budget.
+func (s *Server) ctlUIEdit(w http.ResponseWriter, r *http.Request) {
+	rm := s.realm(r.PathValue("realm"))
+	if rm == nil {
+		ctlError(w, http.StatusNotFound, "unknown realm")
+		return
+	}
+	entity, ok := canonicalEntity(r.PathValue("entity"))
+	if !ok {
+		ctlError(w, http.StatusNotFound, "unknown entity")
+		return
+	}
+	s.write(w, r, rm, func(body []byte, oc *opCtx) (map[string]any, *fault) {
+		obj, f := decodeObject(body)
+		if f != nil {
+			return nil, f
+		}
+		cur, ok := rm.get(entity, str(obj["Id"]))
+		if !ok {
+			return nil, faultNotFound()
+		}
+		obj["SyncToken"], obj["sparse"] = cur.obj["SyncToken"], true
+		res, f := rm.apply(entity, "update", "", obj, oc)
+		if f != nil {
+			return nil, f
+		}
+		return map[string]any{entity: res}, nil
+	}).write(w)
 }
