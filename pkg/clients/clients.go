@@ -36,6 +36,8 @@ type QBOApp struct {
 	LimitPerMinute  int `env:"LIMIT_PER_MINUTE, default=500"`
 	LimitPerSecond  int `env:"LIMIT_PER_SECOND, default=10"`
 	LimitConcurrent int `env:"LIMIT_CONCURRENT, default=10"`
+	// The most of the budget a first sync takes while live changes flow.
+	LimitBackfillShare float64 `env:"LIMIT_BACKFILL_SHARE, default=0.5"`
 }
 
 // HubSpotApp is the HubSpot public app used for OAuth connections
@@ -52,6 +54,8 @@ type HubSpotApp struct {
 	LimitBurst           int           `env:"LIMIT_BURST, default=110"`
 	LimitWindow          time.Duration `env:"LIMIT_WINDOW, default=10s"`
 	LimitSearchPerSecond int           `env:"LIMIT_SEARCH_PER_SECOND, default=5"`
+	// The most of the window a first sync takes while live changes flow.
+	LimitBackfillShare float64 `env:"LIMIT_BACKFILL_SHARE, default=0.5"`
 }
 
 // Apps holds both apps with their prefixes.
@@ -197,6 +201,7 @@ func (f *Factory) qboBudget(apiURL, realm string) *qbo.Budget {
 	}
 	l := qbo.DefaultLimits()
 	l.PerMinute, l.PerSecond, l.Concurrent = f.apps.QBO.LimitPerMinute, f.apps.QBO.LimitPerSecond, f.apps.QBO.LimitConcurrent
+	l.BackfillShare = f.apps.QBO.LimitBackfillShare
 	b := qbo.NewBudget(l)
 	qboBudgets[key] = b
 	return b
@@ -213,5 +218,6 @@ func (f *Factory) hubspotBudget(apiURL, portal string) *hubspot.Budget {
 	if f.apps.HubSpot.LimitSearchPerSecond > 0 {
 		cfg.SearchPerSecond = f.apps.HubSpot.LimitSearchPerSecond
 	}
+	cfg.BackfillShare = f.apps.HubSpot.LimitBackfillShare
 	return hubspot.BudgetFor(accountKey(apiURL, portal), cfg)
 }

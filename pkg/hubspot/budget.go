@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ledgersync/ledgersync/pkg/lanes"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -36,6 +37,10 @@ type BudgetConfig struct {
 	// Margin is added to each window before a slot is reused, to absorb
 	// the difference between when we send and when HubSpot counts.
 	Margin time.Duration
+	// BackfillShare is the most of the rolling window a first sync may use
+	// while live changes are being written (lanes.DefaultShare); with no
+	// live calls it may use all of it.
+	BackfillShare float64
 	// DailyReserve is how many calls of the daily allowance are kept back:
 	// once X-HubSpot-RateLimit-Daily-Remaining says only that many are
 	// left, calls fail with CodeRateLimited until midnight (UTC).
@@ -59,6 +64,7 @@ type Budget struct {
 	margin time.Duration
 	std    slidingLog
 	search slidingLog
+	gate   *lanes.Gate // the first-sync lane's share of std
 
 	pausedUntil  [2]time.Time
 	dailyKnown   bool
@@ -101,6 +107,7 @@ func NewBudget(cfg BudgetConfig) *Budget {
 		cfg.Margin = 0
 	}
 	return &Budget{now: time.Now, margin: cfg.Margin, dailyReserve: cfg.DailyReserve,
+		gate:   lanes.NewGate(cfg.BackfillShare, cfg.Burst, cfg.Window),
 		std:    slidingLog{limit: cfg.Burst, window: cfg.Window},
 		search: slidingLog{limit: cfg.SearchPerSecond, window: time.Second}}
 }
@@ -134,6 +141,11 @@ func (b *Budget) log(k Kind) *slidingLog {
 // at once with CodeRateLimited when the daily allowance is used up, and
 // with the context's error when ctx ends.
 func (b *Budget) Wait(ctx context.Context, k Kind) error {
+	if k == KindStandard {
+		if err := b.gate.Wait(ctx, b.now); err != nil {
+			return err
+		}
+	}
 	for {
 		b.mu.Lock()
 		now := b.now()
@@ -223,6 +235,7 @@ func (b *Budget) Observe(status int, h http.Header, k Kind) {
 		if okMax && maxCalls > 0 {
 			l.limit = maxCalls
 		}
+		b.gate.Resize(l.limit, l.window)
 		if rem, ok := atoi("X-HubSpot-RateLimit-Remaining"); ok && okMax && status != http.StatusTooManyRequests {
 			l.prune(now, b.margin)
 			if used := maxCalls - rem; used > len(l.sent) {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ledgersync/ledgersync/pkg/lanes"
 )
 
 // Limits are QBO's documented per-realm throttles (api-fidelity B10) and how
@@ -35,13 +37,17 @@ type Limits struct {
 	// on consecutive 429s up to MaxBackoff (Intuit advises 60 s).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// BackfillShare is the most of the per-minute budget and of the
+	// in-flight slots a first sync may take while live changes are being
+	// written (lanes.DefaultShare); with no live calls it may take all.
+	BackfillShare float64
 }
 
 // DefaultLimits returns QBO's documented limits: 500 requests/min, 10/s,
 // 10 in flight, 40 batch calls/min per realm.
 func DefaultLimits() Limits {
 	return Limits{PerMinute: 500, PerSecond: 10, Concurrent: 10, BatchPerMinute: 40, Headroom: 0.95,
-		Backoff: 2 * time.Second, MaxBackoff: 60 * time.Second}
+		Backoff: 2 * time.Second, MaxBackoff: 60 * time.Second, BackfillShare: lanes.DefaultShare}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -70,6 +76,9 @@ func (l Limits) withDefaults() Limits {
 	if l.Backoff <= 0 {
 		l.Backoff = d.Backoff
 	}
+	if l.BackfillShare <= 0 || l.BackfillShare > 1 {
+		l.BackfillShare = d.BackfillShare
+	}
 	if l.MaxBackoff < l.Backoff {
 		l.MaxBackoff = max(d.MaxBackoff, l.Backoff)
 	}
@@ -87,6 +96,10 @@ type Budget struct {
 	minute *rate.Limiter
 	batch  *rate.Limiter
 	sem    chan struct{}
+	// The first-sync lane: its share of the minute and at most this many
+	// of the in-flight slots, so a live change always finds a free one.
+	gate        *lanes.Gate
+	backfillSem chan struct{}
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -100,12 +113,14 @@ func NewBudget(l Limits) *Budget {
 	perMin := rate.Limit(float64(l.PerMinute) * l.Headroom / 60)
 	batch := rate.Limit(float64(l.BatchPerMinute) * l.Headroom / 60)
 	return &Budget{
-		lim:    l,
-		now:    time.Now,
-		second: rate.NewLimiter(perSec, min(l.Burst, l.PerSecond)),
-		minute: rate.NewLimiter(perMin, min(l.Burst, l.PerMinute)),
-		batch:  rate.NewLimiter(batch, min(l.BatchBurst, l.BatchPerMinute)),
-		sem:    make(chan struct{}, l.Concurrent),
+		lim:         l,
+		now:         time.Now,
+		second:      rate.NewLimiter(perSec, min(l.Burst, l.PerSecond)),
+		minute:      rate.NewLimiter(perMin, min(l.Burst, l.PerMinute)),
+		batch:       rate.NewLimiter(batch, min(l.BatchBurst, l.BatchPerMinute)),
+		sem:         make(chan struct{}, l.Concurrent),
+		gate:        lanes.NewGate(l.BackfillShare, int(float64(l.PerMinute)*l.Headroom), time.Minute),
+		backfillSem: make(chan struct{}, max(1, min(l.Concurrent-1, int(l.BackfillShare*float64(l.Concurrent))))),
 	}
 }
 
@@ -115,16 +130,38 @@ func (b *Budget) Limits() Limits { return b.lim }
 // Acquire waits until a request (a batch call when isBatch) may be sent
 // without going over any limit, then holds one in-flight slot until release
 // is called (after the response body was read).
+//
+// A ctx marked lanes.Backfill is first-sync work: it waits for its share
+// (see Limits.BackfillShare) before it competes for the rest.
 func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err error) {
 	if err := b.waitPause(ctx); err != nil {
 		return nil, err
 	}
+	if err := b.gate.Wait(ctx, b.now); err != nil {
+		return nil, err
+	}
+	backfill := lanes.IsBackfill(ctx)
+	if backfill {
+		select {
+		case b.backfillSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
+		if backfill {
+			<-b.backfillSem
+		}
 		return nil, ctx.Err()
 	}
-	releaseSlot := func() { <-b.sem }
+	releaseSlot := func() {
+		<-b.sem
+		if backfill {
+			<-b.backfillSem
+		}
+	}
 	for {
 		now := b.now()
 		rs := []*rate.Reservation{b.second.ReserveN(now, 1), b.minute.ReserveN(now, 1)}

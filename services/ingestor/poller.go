@@ -14,6 +14,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/lanes"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -398,11 +399,13 @@ func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *s
 				slog.Float64("rate_per_sec", prog.RatePerSec), slog.Float64("eta_seconds", prog.ETASeconds))
 		}
 	}
+	// Its API calls take the first-sync lane's share of the account budget.
+	bctx := lanes.Backfill(ctx)
 	var err error
 	if t.system == streams.SystemQBO {
-		err = s.backfillQBO(ctx, t, c, &prog, report)
+		err = s.backfillQBO(bctx, t, c, &prog, report)
 	} else {
-		err = s.backfillHubSpot(ctx, t, c, &prog, report)
+		err = s.backfillHubSpot(bctx, t, c, &prog, report)
 	}
 	if err != nil {
 		return err

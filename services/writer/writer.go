@@ -21,6 +21,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/lanes"
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
@@ -94,6 +95,9 @@ type written struct {
 }
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+	if in.Lane == streams.LaneBackfill {
+		ctx = lanes.Backfill(ctx) // the API budgets keep live changes ahead of it
+	}
 	conn, err := h.conns.Get(in.Connection)
 	if err != nil {
 		return nil, err
