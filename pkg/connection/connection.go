@@ -89,11 +89,35 @@ const (
 	AuthPrivateApp = "private_app"
 )
 
-// Options of the contact sync.
+// Options of the object syncs.
 const (
-	OptionDisplayNameFromCompany = "display_name_from_company" // "true" (default) or "false"
+	OptionDisplayNameFromCompany = "display_name_from_company" // contacts: "true" (default) or "false"
 	OptionInvoicePrefix          = "invoice_prefix"
+	// OptionArchiveInactive: products, "true" (default): a deactivated QBO
+	// item archives its HubSpot product and an archived HubSpot product
+	// deactivates its item; "false": both stay as they are.
+	OptionArchiveInactive = "archive_inactive"
+	// OptionItemIncomeAccount: products, the QBO income account id of items
+	// created from HubSpot products; empty: the company's "Sales of Product
+	// Income" account, else its first income account.
+	OptionItemIncomeAccount = "item_income_account"
+	// OptionItemType: products, the QBO type of items created from HubSpot
+	// products: "NonInventory" (default) or "Service".
+	OptionItemType = "item_type"
 )
+
+// DefaultProductMappings are the product <-> item fields (P9).
+func DefaultProductMappings() []Mapping {
+	m := func(hs, qbo, typ string) Mapping {
+		return Mapping{HubSpot: hs, QBO: qbo, Type: typ, Default: true, Enabled: true}
+	}
+	return []Mapping{
+		m("hs_sku", "Sku", "string"),
+		m("name", "Name", "string"),
+		m("description", "Description", "string"),
+		m("price", "UnitPrice", "money"),
+	}
+}
 
 // DefaultContactMappings are the contact <-> customer fields (issue 5).
 func DefaultContactMappings() []Mapping {
@@ -139,10 +163,12 @@ func Recommended(object streams.Object, setupAt time.Time) ObjectSettings {
 	case streams.ObjectProduct:
 		return ObjectSettings{
 			Enabled: true, Direction: QBOToHubSpot, ConflictWinner: streams.SystemQBO,
+			Mappings: DefaultProductMappings(),
 			Filters: map[Direction]filter.Filter{
 				QBOToHubSpot: {Groups: []filter.Group{{Conditions: []filter.Condition{{Property: "Sku", Op: filter.OpHasProperty}}}}},
 				HubSpotToQBO: {Groups: []filter.Group{{Conditions: []filter.Condition{{Property: "hs_sku", Op: filter.OpHasProperty}}}}},
 			},
+			Options: map[string]string{OptionArchiveInactive: "true", OptionItemType: "NonInventory"},
 		}
 	case streams.ObjectInvoice:
 		return ObjectSettings{

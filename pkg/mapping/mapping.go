@@ -9,13 +9,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -68,12 +68,8 @@ func Normalize(typ, v string) (string, error) {
 	switch typ {
 	case "", "string", "enum":
 		return v, nil
-	case "number":
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return "", fmt.Errorf("%q is not a number", v)
-		}
-		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	case "number", "money":
+		return normalizeNumber(typ, v)
 	case "bool":
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -95,6 +91,23 @@ func Normalize(typ, v string) (string, error) {
 		return "", fmt.Errorf("%q is not a date", v)
 	}
 	return "", fmt.Errorf("unknown mapping type %q", typ)
+}
+
+// normalizeNumber reads v as an exact decimal, never a float64, which
+// would turn "0.1" into 0.1000000000000000055... and large amounts into
+// approximations. Exponent notation ("1e3") is accepted because JSON
+// producers may write numbers that way; the canonical form is plain
+// ("1000"). Money is rounded to cents half away from zero, as QBO does, so
+// a HubSpot value of 12.345 and QBO's 12.35 hash alike.
+func normalizeNumber(typ, v string) (string, error) {
+	a, err := money.Parse(v)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a number", v)
+	}
+	if typ == "money" {
+		a = a.Round2()
+	}
+	return a.String(), nil
 }
 
 // CheckTypes reports mappings whose types disagree with what the two sides
@@ -123,8 +136,11 @@ func CheckTypes(mappings []connection.Mapping, hubspotTypes, qboTypes map[string
 
 func compatible(a, b string) bool {
 	norm := func(t string) string {
-		if t == "enum" {
+		switch t {
+		case "enum":
 			return "string"
+		case "money":
+			return "number" // money is a number with cents rounding
 		}
 		return t
 	}

@@ -71,6 +71,54 @@ func TestTypedCustomMappings(t *testing.T) {
 	}
 }
 
+func TestNormalizeNumberAndMoney(t *testing.T) {
+	cases := []struct{ typ, in, want string }{
+		{"number", "12.50", "12.5"},
+		{"number", " 7 ", "7"},
+		{"number", "-3.10", "-3.1"},
+		{"number", "0.1", "0.1"},
+		{"number", "1e3", "1000"}, // exponent notation is accepted, written plain
+		{"number", "2.345", "2.345"},
+		{"number", "12345678901234.56", "12345678901234.56"}, // beyond float64's exact cents
+		{"money", "12.50", "12.5"},
+		{"money", "12", "12"},
+		{"money", "2.345", "2.35"}, // half away from zero, not banker's
+		{"money", "-2.345", "-2.35"},
+		{"money", "2.344", "2.34"},
+		{"money", "0.004", "0"},
+		{"money", "", ""},
+	}
+	for _, c := range cases {
+		got, err := Normalize(c.typ, c.in)
+		if err != nil || got != c.want {
+			t.Errorf("Normalize(%s, %q) = %q, %v; want %q", c.typ, c.in, got, err, c.want)
+		}
+	}
+	for _, typ := range []string{"number", "money"} {
+		for _, in := range []string{"lots", "NaN", "Inf", "1e400", "1,5"} {
+			if _, err := Normalize(typ, in); err == nil || !strings.Contains(err.Error(), "is not a number") {
+				t.Errorf("Normalize(%s, %q): %v", typ, in, err)
+			}
+		}
+	}
+}
+
+func TestMoneyAndNumberAreCompatible(t *testing.T) {
+	maps := []connection.Mapping{
+		{HubSpot: "amount", QBO: "Balance", Type: "money", Enabled: true},
+		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},
+		{HubSpot: "amount", QBO: "Notes", Type: "money", Enabled: true},
+	}
+	types := map[string]string{"amount": "money", "credit_limit": "number"}
+	if err := CheckTypes(maps, types, map[string]string{"Balance": "number", "CreditLimit": "money", "Notes": "string"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := []connection.Mapping{{HubSpot: "amount", QBO: "TxnDate", Type: "money", Enabled: true}}
+	if err := CheckTypes(bad, types, map[string]string{"TxnDate": "date"}); err == nil {
+		t.Fatal("money to a date field accepted")
+	}
+}
+
 func TestCheckTypes(t *testing.T) {
 	maps := []connection.Mapping{
 		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},

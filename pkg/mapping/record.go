@@ -18,6 +18,8 @@ func Record(settings connection.ObjectSettings, object streams.Object, target st
 	switch object {
 	case streams.ObjectContact:
 		return contact(settings, target, in)
+	case streams.ObjectProduct:
+		return product(settings, target, in)
 	}
 	return nil, syncerr.Permanentf(CodeObjectNotSupported, "%s records are not mapped by this version", object)
 }
@@ -46,6 +48,26 @@ func contact(settings connection.ObjectSettings, target streams.System, in recor
 		}
 	} else {
 		out.MatchKey = record.NormalizeEmail(in.Fields["PrimaryEmailAddr.Address"])
+	}
+	out.Hash = Hash(fields)
+	return out, nil
+}
+
+// product maps a HubSpot product to a QBO item or back, matched on SKU (P9).
+// An inactive QBO item counts as gone for HubSpot: the resolver archives
+// its product when the connection says so.
+func product(settings connection.ObjectSettings, target streams.System, in record.Ingested) (*record.Transformed, error) {
+	toQBO := target == streams.SystemQBO
+	fields, err := Apply(settings.Mappings, in.Fields, toQBO)
+	if err != nil {
+		return nil, err
+	}
+	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
+	if toQBO {
+		out.MatchKey = record.NormalizeSKU(in.Fields["hs_sku"])
+	} else {
+		out.MatchKey = record.NormalizeSKU(in.Fields["Sku"])
+		out.Deleted = out.Deleted || in.Fields["Active"] == "false"
 	}
 	out.Hash = Hash(fields)
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -65,13 +66,13 @@ func TestItemRoundTrip(t *testing.T) {
 	acct := e.incomeAccount()
 
 	it := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "Gardening", Sku: "GARD-1", Type: "Service",
-		UnitPrice: qbo.Float(45.5), Description: "Hourly gardening", IncomeAccountRef: &qbo.Ref{Value: acct}}))
-	if it.ID == "" || *it.UnitPrice != 45.5 || it.Sku != "GARD-1" || it.IncomeAccountRef.Value != acct {
+		UnitPrice: qbo.Price("45.5"), Description: "Hourly gardening", IncomeAccountRef: &qbo.Ref{Value: acct}}))
+	if it.ID == "" || !it.UnitPrice.Equal(amt("45.5")) || it.Sku != "GARD-1" || it.IncomeAccountRef.Value != acct {
 		t.Fatalf("create: %+v", it)
 	}
 	// A price of zero is written (pointer), the rest stays.
-	it = must[*qbo.Item](t)(c.UpdateItem(cx, &qbo.Item{ID: it.ID, SyncToken: it.SyncToken, UnitPrice: qbo.Float(0)}))
-	if it.UnitPrice == nil || *it.UnitPrice != 0 || it.Description != "Hourly gardening" {
+	it = must[*qbo.Item](t)(c.UpdateItem(cx, &qbo.Item{ID: it.ID, SyncToken: it.SyncToken, UnitPrice: qbo.Price("0")}))
+	if it.UnitPrice == nil || !it.UnitPrice.IsZero() || it.Description != "Hourly gardening" {
 		t.Fatalf("update: %+v", it)
 	}
 	it = must[*qbo.Item](t)(c.DeactivateItem(cx, it.ID, it.SyncToken))
@@ -90,21 +91,21 @@ func TestInvoiceLifecycle(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	c, cx := e.client, ctx(t)
 	cust := must[*qbo.Customer](t)(c.CreateCustomer(cx, &qbo.Customer{DisplayName: "Invoice Customer"}))
-	item := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "Widget", Type: "Service", UnitPrice: qbo.Float(10),
+	item := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "Widget", Type: "Service", UnitPrice: qbo.Price("10"),
 		IncomeAccountRef: &qbo.Ref{Value: e.incomeAccount()}}))
 
-	line := func(qty, price float64) qbo.Line {
-		return qbo.Line{Amount: qty * price, DetailType: qbo.DetailSalesItem, Description: "widgets",
-			SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: qty, UnitPrice: price,
+	line := func(qty, price string) qbo.Line {
+		return qbo.Line{Amount: amt(qty).Mul(amt(price)), DetailType: qbo.DetailSalesItem, Description: "widgets",
+			SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: amt(qty), UnitPrice: amt(price),
 				ServiceDate: "2026-01-15", TaxCodeRef: &qbo.Ref{Value: "NON"}}}
 	}
 	inv := must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{
 		DocNumber: "INV-1", TxnDate: "2026-01-15", DueDate: "2026-02-14",
-		CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line(2, 10), line(1, 5)},
+		CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line("2", "10"), line("1", "5")},
 		PrivateNote: "from hubspot",
 		CustomField: []qbo.CustomField{{DefinitionID: "1", Type: "StringType", StringValue: "x"}},
 	}))
-	if inv.TotalAmt != 25 || inv.Balance != 25 || inv.DocNumber != "INV-1" || inv.CurrencyRef == nil {
+	if !inv.TotalAmt.Equal(amt("25")) || !inv.Balance.Equal(amt("25")) || inv.DocNumber != "INV-1" || inv.CurrencyRef == nil {
 		t.Fatalf("create: %+v", inv)
 	}
 	hasSubtotal := false
@@ -118,27 +119,27 @@ func TestInvoiceLifecycle(t *testing.T) {
 	// Send back the lines as read (subtotal included: the client drops it),
 	// with the first line changed.
 	read := must[*qbo.Invoice](t)(c.GetInvoice(cx, inv.ID))
-	read.Line[0].SalesItemLineDetail.Qty = 3
-	read.Line[0].Amount = 30
+	read.Line[0].SalesItemLineDetail.Qty = amt("3")
+	read.Line[0].Amount = amt("30")
 	upd := must[*qbo.Invoice](t)(c.UpdateInvoice(cx, &qbo.Invoice{ID: read.ID, SyncToken: read.SyncToken, Line: read.Line, PrivateNote: "changed"}))
-	if upd.TotalAmt != 35 || upd.PrivateNote != "changed" || upd.DocNumber != "INV-1" || upd.CustomerRef.Value != cust.ID {
+	if !upd.TotalAmt.Equal(amt("35")) || upd.PrivateNote != "changed" || upd.DocNumber != "INV-1" || upd.CustomerRef.Value != cust.ID {
 		t.Fatalf("update: total %v note %q doc %q", upd.TotalAmt, upd.PrivateNote, upd.DocNumber)
 	}
 
 	// A payment (created through batch) applies to the invoice.
-	res := must[[]qbo.BatchResult](t)(c.Batch(cx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{TotalAmt: 15, TxnDate: "2026-01-20",
+	res := must[[]qbo.BatchResult](t)(c.Batch(cx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{TotalAmt: amt("15"), TxnDate: "2026-01-20",
 		CustomerRef: &qbo.Ref{Value: cust.ID}, PaymentRefNum: "CHK-7",
-		Line: []qbo.PaymentLine{{Amount: 15, LinkedTxn: []qbo.LinkedTxn{{TxnID: upd.ID, TxnType: "Invoice"}}}}})}))
+		Line: []qbo.PaymentLine{{Amount: amt("15"), LinkedTxn: []qbo.LinkedTxn{{TxnID: upd.ID, TxnType: "Invoice"}}}}})}))
 	var pay qbo.Payment
 	if err := res[0].Decode(&pay); err != nil {
 		t.Fatal(err)
 	}
 	pay2 := must[*qbo.Payment](t)(c.GetPayment(cx, pay.ID))
-	if pay2.TotalAmt != 15 || pay2.PaymentRefNum != "CHK-7" || len(pay2.Line) != 1 || pay2.Line[0].LinkedTxn[0].TxnID != upd.ID {
+	if !pay2.TotalAmt.Equal(amt("15")) || pay2.PaymentRefNum != "CHK-7" || len(pay2.Line) != 1 || pay2.Line[0].LinkedTxn[0].TxnID != upd.ID {
 		t.Fatalf("payment: %+v", pay2)
 	}
 	paid := must[*qbo.Invoice](t)(c.GetInvoice(cx, upd.ID))
-	if paid.Balance != 20 || len(paid.LinkedTxn) != 1 || paid.LinkedTxn[0].TxnType != "Payment" || paid.LinkedTxn[0].TxnID != pay.ID {
+	if !paid.Balance.Equal(amt("20")) || len(paid.LinkedTxn) != 1 || paid.LinkedTxn[0].TxnType != "Payment" || paid.LinkedTxn[0].TxnID != pay.ID {
 		t.Fatalf("paid invoice: balance %v links %+v", paid.Balance, paid.LinkedTxn)
 	}
 	// Voiding an invoice with a payment applied is refused; remove the payment first.
@@ -151,11 +152,11 @@ func TestInvoiceLifecycle(t *testing.T) {
 	upd = must[*qbo.Invoice](t)(c.GetInvoice(cx, upd.ID))
 
 	void := must[*qbo.Invoice](t)(c.VoidInvoice(cx, upd.ID, upd.SyncToken))
-	if void.TotalAmt != 0 || void.Balance != 0 || !strings.HasPrefix(void.PrivateNote, "Voided") {
+	if !void.TotalAmt.IsZero() || !void.Balance.IsZero() || !strings.HasPrefix(void.PrivateNote, "Voided") {
 		t.Fatalf("void: %+v", void)
 	}
 
-	inv2 := must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line(1, 10)}}))
+	inv2 := must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line("1", "10")}}))
 	del := must[*qbo.Invoice](t)(c.DeleteInvoice(cx, inv2.ID, inv2.SyncToken))
 	if del.Status != "Deleted" || del.ID != inv2.ID {
 		t.Fatalf("delete: %+v", del)
@@ -171,8 +172,8 @@ func TestWriteFaults(t *testing.T) {
 	fresh := must[*qbo.Customer](t)(c.UpdateCustomer(cx, &qbo.Customer{ID: taken.ID, SyncToken: taken.SyncToken, Notes: "v1"}))
 	cust := fresh
 	item := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "Thing", Type: "Service", IncomeAccountRef: &qbo.Ref{Value: e.incomeAccount()}}))
-	lines := []qbo.Line{{Amount: 1, DetailType: qbo.DetailSalesItem,
-		SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: 1, UnitPrice: 1}}}
+	lines := []qbo.Line{{Amount: amt("1"), DetailType: qbo.DetailSalesItem,
+		SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: amt("1"), UnitPrice: amt("1")}}}
 	must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{DocNumber: "D-1", CustomerRef: &qbo.Ref{Value: cust.ID}, Line: lines}))
 
 	cases := []struct {
@@ -283,8 +284,8 @@ func TestCDC(t *testing.T) {
 	cust := must[*qbo.Customer](t)(c.CreateCustomer(cx, &qbo.Customer{DisplayName: "Changed One"}))
 	item := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "CDC item", Type: "Service", IncomeAccountRef: &qbo.Ref{Value: e.incomeAccount()}}))
 	inv := must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: cust.ID},
-		Line: []qbo.Line{{Amount: 3, DetailType: qbo.DetailSalesItem,
-			SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: 1, UnitPrice: 3}}}}))
+		Line: []qbo.Line{{Amount: amt("3"), DetailType: qbo.DetailSalesItem,
+			SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: amt("1"), UnitPrice: amt("3")}}}}))
 	must[*qbo.Invoice](t)(c.DeleteInvoice(cx, inv.ID, inv.SyncToken))
 
 	res := must[*qbo.CDCResult](t)(c.CDC(cx, []string{"Customer", "Invoice", "Payment"}, since))
@@ -410,8 +411,8 @@ func TestNonUSCompanyNeedsTaxCodes(t *testing.T) {
 	}
 	cust := must[*qbo.Customer](t)(c.CreateCustomer(cx, &qbo.Customer{DisplayName: "UK Customer"}))
 	item := must[*qbo.Item](t)(c.CreateItem(cx, &qbo.Item{Name: "UK item", Type: "Service", IncomeAccountRef: &qbo.Ref{Value: e.incomeAccount()}}))
-	line := qbo.Line{Amount: 100, DetailType: qbo.DetailSalesItem,
-		SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: 1, UnitPrice: 100}}
+	line := qbo.Line{Amount: amt("100"), DetailType: qbo.DetailSalesItem,
+		SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: item.ID}, Qty: amt("1"), UnitPrice: amt("100")}}
 	_, err := c.CreateInvoice(cx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line}})
 	wantCode(t, err, qbo.CodeTaxRequired, false)
 	if !strings.Contains(err.Error(), "VAT") {
@@ -424,7 +425,7 @@ func TestNonUSCompanyNeedsTaxCodes(t *testing.T) {
 	}
 	line.SalesItemLineDetail.TaxCodeRef = &qbo.Ref{Value: codes[0].ID}
 	inv := must[*qbo.Invoice](t)(c.CreateInvoice(cx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: cust.ID}, Line: []qbo.Line{line}}))
-	if inv.TxnTaxDetail == nil || inv.TxnTaxDetail.TotalTax != 20 || inv.TotalAmt != 120 {
+	if inv.TxnTaxDetail == nil || !inv.TxnTaxDetail.TotalTax.Equal(amt("20")) || !inv.TotalAmt.Equal(amt("120")) {
 		t.Fatalf("tax %+v total %v", inv.TxnTaxDetail, inv.TotalAmt)
 	}
 }
@@ -500,3 +501,6 @@ func TestRequestsCarryVersionAcceptAndStableRequestID(t *testing.T) {
 		t.Fatalf("%d customers", n)
 	}
 }
+
+// amt is a literal amount.
+func amt(s string) money.Amount { return money.MustParse(s) }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/money"
 )
 
 // Entity is implemented by every typed QBO object.
@@ -99,8 +101,8 @@ type Customer struct {
 	Taxable                 *bool            `json:"Taxable,omitempty"`
 	DefaultTaxCodeRef       *Ref             `json:"DefaultTaxCodeRef,omitempty"`
 	CurrencyRef             *Ref             `json:"CurrencyRef,omitempty"`
-	Balance                 float64          `json:"Balance,omitempty"`
-	BalanceWithJobs         float64          `json:"BalanceWithJobs,omitempty"`
+	Balance                 money.Amount     `json:"Balance,omitzero"`
+	BalanceWithJobs         money.Amount     `json:"BalanceWithJobs,omitzero"`
 	PreferredDeliveryMethod string           `json:"PreferredDeliveryMethod,omitempty"`
 }
 
@@ -122,12 +124,12 @@ type Item struct {
 	Type               string    `json:"Type,omitempty"` // Service, NonInventory, Inventory ...
 	Description        string    `json:"Description,omitempty"`
 	// UnitPrice is a pointer so that a price of 0 can be written.
-	UnitPrice         *float64 `json:"UnitPrice,omitempty"`
-	IncomeAccountRef  *Ref     `json:"IncomeAccountRef,omitempty"`
-	ExpenseAccountRef *Ref     `json:"ExpenseAccountRef,omitempty"`
-	Taxable           *bool    `json:"Taxable,omitempty"`
-	SalesTaxCodeRef   *Ref     `json:"SalesTaxCodeRef,omitempty"`
-	Active            *bool    `json:"Active,omitempty"`
+	UnitPrice         *money.Amount `json:"UnitPrice,omitempty"`
+	IncomeAccountRef  *Ref          `json:"IncomeAccountRef,omitempty"`
+	ExpenseAccountRef *Ref          `json:"ExpenseAccountRef,omitempty"`
+	Taxable           *bool         `json:"Taxable,omitempty"`
+	SalesTaxCodeRef   *Ref          `json:"SalesTaxCodeRef,omitempty"`
+	Active            *bool         `json:"Active,omitempty"`
 }
 
 // EntityName implements Entity.
@@ -147,12 +149,12 @@ const (
 
 // SalesItemLineDetail is the detail of a sales line.
 type SalesItemLineDetail struct {
-	ItemRef     *Ref    `json:"ItemRef,omitempty"`
-	Qty         float64 `json:"Qty,omitempty"`
-	UnitPrice   float64 `json:"UnitPrice,omitempty"`
-	ServiceDate string  `json:"ServiceDate,omitempty"` // YYYY-MM-DD
-	TaxCodeRef  *Ref    `json:"TaxCodeRef,omitempty"`  // US: "TAX"/"NON"; elsewhere a TaxCode id
-	ClassRef    *Ref    `json:"ClassRef,omitempty"`
+	ItemRef     *Ref         `json:"ItemRef,omitempty"`
+	Qty         money.Amount `json:"Qty,omitzero"`
+	UnitPrice   money.Amount `json:"UnitPrice,omitzero"`
+	ServiceDate string       `json:"ServiceDate,omitempty"` // YYYY-MM-DD
+	TaxCodeRef  *Ref         `json:"TaxCodeRef,omitempty"`  // US: "TAX"/"NON"; elsewhere a TaxCode id
+	ClassRef    *Ref         `json:"ClassRef,omitempty"`
 }
 
 // Line is one invoice line. Details the sync does not model (discount,
@@ -162,7 +164,7 @@ type Line struct {
 	ID                    string               `json:"Id,omitempty"`
 	LineNum               int                  `json:"LineNum,omitempty"`
 	Description           string               `json:"Description,omitempty"`
-	Amount                float64              `json:"Amount"`
+	Amount                money.Amount         `json:"Amount"`
 	DetailType            string               `json:"DetailType"`
 	SalesItemLineDetail   *SalesItemLineDetail `json:"SalesItemLineDetail,omitempty"`
 	SubTotalLineDetail    json.RawMessage      `json:"SubTotalLineDetail,omitempty"`
@@ -188,24 +190,24 @@ type LinkedTxn struct {
 
 // TxnTaxDetail is a transaction's tax summary.
 type TxnTaxDetail struct {
-	TxnTaxCodeRef *Ref      `json:"TxnTaxCodeRef,omitempty"`
-	TotalTax      float64   `json:"TotalTax"`
-	TaxLine       []TaxLine `json:"TaxLine,omitempty"`
+	TxnTaxCodeRef *Ref         `json:"TxnTaxCodeRef,omitempty"`
+	TotalTax      money.Amount `json:"TotalTax"`
+	TaxLine       []TaxLine    `json:"TaxLine,omitempty"`
 }
 
 // TaxLine is one tax line of TxnTaxDetail.
 type TaxLine struct {
-	Amount        float64        `json:"Amount"`
+	Amount        money.Amount   `json:"Amount"`
 	DetailType    string         `json:"DetailType"` // TaxLineDetail
 	TaxLineDetail *TaxLineDetail `json:"TaxLineDetail,omitempty"`
 }
 
 // TaxLineDetail is the detail of a tax line.
 type TaxLineDetail struct {
-	TaxRateRef       *Ref    `json:"TaxRateRef,omitempty"`
-	PercentBased     bool    `json:"PercentBased,omitempty"`
-	TaxPercent       float64 `json:"TaxPercent,omitempty"`
-	NetAmountTaxable float64 `json:"NetAmountTaxable,omitempty"`
+	TaxRateRef       *Ref         `json:"TaxRateRef,omitempty"`
+	PercentBased     bool         `json:"PercentBased,omitempty"`
+	TaxPercent       money.Amount `json:"TaxPercent,omitzero"`
+	NetAmountTaxable money.Amount `json:"NetAmountTaxable,omitzero"`
 }
 
 // Invoice is a QBO invoice. TotalAmt, Balance and LinkedTxn are computed by
@@ -229,8 +231,8 @@ type Invoice struct {
 	BillEmail            *EmailAddress `json:"BillEmail,omitempty"`
 	TxnTaxDetail         *TxnTaxDetail `json:"TxnTaxDetail,omitempty"`
 	GlobalTaxCalculation string        `json:"GlobalTaxCalculation,omitempty"`
-	TotalAmt             float64       `json:"TotalAmt,omitempty"`
-	Balance              float64       `json:"Balance,omitempty"`
+	TotalAmt             money.Amount  `json:"TotalAmt,omitzero"`
+	Balance              money.Amount  `json:"Balance,omitzero"`
 }
 
 // EntityName implements Entity.
@@ -238,8 +240,8 @@ func (Invoice) EntityName() string { return EntityInvoice }
 
 // PaymentLine applies money to transactions.
 type PaymentLine struct {
-	Amount    float64     `json:"Amount"`
-	LinkedTxn []LinkedTxn `json:"LinkedTxn,omitempty"`
+	Amount    money.Amount `json:"Amount"`
+	LinkedTxn []LinkedTxn  `json:"LinkedTxn,omitempty"`
 }
 
 // Payment is a received payment (read by the sync).
@@ -249,13 +251,13 @@ type Payment struct {
 	MetaData            *MetaData     `json:"MetaData,omitempty"`
 	Domain              string        `json:"domain,omitempty"`
 	Status              string        `json:"status,omitempty"`
-	TotalAmt            float64       `json:"TotalAmt"`
+	TotalAmt            money.Amount  `json:"TotalAmt"`
 	CustomerRef         *Ref          `json:"CustomerRef,omitempty"`
 	TxnDate             string        `json:"TxnDate,omitempty"`
 	PaymentMethodRef    *Ref          `json:"PaymentMethodRef,omitempty"`
 	PaymentRefNum       string        `json:"PaymentRefNum,omitempty"`
 	DepositToAccountRef *Ref          `json:"DepositToAccountRef,omitempty"`
-	UnappliedAmt        float64       `json:"UnappliedAmt,omitempty"`
+	UnappliedAmt        money.Amount  `json:"UnappliedAmt,omitzero"`
 	PrivateNote         string        `json:"PrivateNote,omitempty"`
 	CurrencyRef         *Ref          `json:"CurrencyRef,omitempty"`
 	Line                []PaymentLine `json:"Line,omitempty"`
@@ -266,18 +268,18 @@ func (Payment) EntityName() string { return EntityPayment }
 
 // Account is a chart-of-accounts entry.
 type Account struct {
-	ID                 string    `json:"Id,omitempty"`
-	SyncToken          string    `json:"SyncToken,omitempty"`
-	MetaData           *MetaData `json:"MetaData,omitempty"`
-	Name               string    `json:"Name,omitempty"`
-	FullyQualifiedName string    `json:"FullyQualifiedName,omitempty"`
-	AccountType        string    `json:"AccountType,omitempty"`
-	AccountSubType     string    `json:"AccountSubType,omitempty"`
-	Classification     string    `json:"Classification,omitempty"`
-	AcctNum            string    `json:"AcctNum,omitempty"`
-	Active             *bool     `json:"Active,omitempty"`
-	CurrentBalance     float64   `json:"CurrentBalance,omitempty"`
-	CurrencyRef        *Ref      `json:"CurrencyRef,omitempty"`
+	ID                 string       `json:"Id,omitempty"`
+	SyncToken          string       `json:"SyncToken,omitempty"`
+	MetaData           *MetaData    `json:"MetaData,omitempty"`
+	Name               string       `json:"Name,omitempty"`
+	FullyQualifiedName string       `json:"FullyQualifiedName,omitempty"`
+	AccountType        string       `json:"AccountType,omitempty"`
+	AccountSubType     string       `json:"AccountSubType,omitempty"`
+	Classification     string       `json:"Classification,omitempty"`
+	AcctNum            string       `json:"AcctNum,omitempty"`
+	Active             *bool        `json:"Active,omitempty"`
+	CurrentBalance     money.Amount `json:"CurrentBalance,omitzero"`
+	CurrencyRef        *Ref         `json:"CurrencyRef,omitempty"`
 }
 
 // EntityName implements Entity.
@@ -438,8 +440,13 @@ var readOnly = map[string][]string{
 // Bool returns a pointer to v, for the optional booleans (Active ...).
 func Bool(v bool) *bool { return &v }
 
-// Float returns a pointer to v, for optional amounts (Item.UnitPrice).
-func Float(v float64) *float64 { return &v }
+// Price parses s into a pointer, for optional amounts where 0 must still be
+// written (Item.UnitPrice). It panics on a malformed s: it is meant for
+// literals; parse input with money.Parse and take its address instead.
+func Price(s string) *money.Amount {
+	a := money.MustParse(s)
+	return &a
+}
 
 // Version orders the changes of one QBO object. LastUpdatedTime has whole
 // seconds only, so the SyncToken, which grows by one with every update,

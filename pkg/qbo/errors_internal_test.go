@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -135,10 +136,10 @@ func TestTokenErrors(t *testing.T) {
 }
 
 func TestWriteBodyLeavesOutReadOnlyFields(t *testing.T) {
-	inv := &Invoice{ID: "5", SyncToken: "2", TotalAmt: 10, Balance: 10, Domain: "QBO", MetaData: &MetaData{CreateTime: time.Now()},
+	inv := &Invoice{ID: "5", SyncToken: "2", TotalAmt: money.MustParse("10"), Balance: money.MustParse("10"), Domain: "QBO", MetaData: &MetaData{CreateTime: time.Now()},
 		LinkedTxn: []LinkedTxn{{TxnID: "9", TxnType: "Payment"}},
-		Line: []Line{{Amount: 10, DetailType: DetailSalesItem, SalesItemLineDetail: &SalesItemLineDetail{Qty: 1, UnitPrice: 10}},
-			{Amount: 10, DetailType: DetailSubTotal}}}
+		Line: []Line{{Amount: money.MustParse("10"), DetailType: DetailSalesItem, SalesItemLineDetail: &SalesItemLineDetail{Qty: money.MustParse("1"), UnitPrice: money.MustParse("10")}},
+			{Amount: money.MustParse("10"), DetailType: DetailSubTotal}}}
 	m, err := writeBody(inv, true)
 	if err != nil {
 		t.Fatal(err)
@@ -158,11 +159,11 @@ func TestWriteBodyLeavesOutReadOnlyFields(t *testing.T) {
 	if len(inv.Line) != 2 {
 		t.Error("caller's invoice changed")
 	}
-	cm, _ := writeBody(&Customer{ID: "1", SyncToken: "0", DisplayName: "x", Balance: 5}, false)
+	cm, _ := writeBody(&Customer{ID: "1", SyncToken: "0", DisplayName: "x", Balance: money.MustParse("5")}, false)
 	if _, ok := cm["Id"]; ok || string(cm["Balance"]) != "5" {
 		t.Errorf("create body %v", cm)
 	}
-	um, _ := writeBody(&Customer{ID: "1", SyncToken: "0", DisplayName: "x", Balance: 5}, true)
+	um, _ := writeBody(&Customer{ID: "1", SyncToken: "0", DisplayName: "x", Balance: money.MustParse("5")}, true)
 	if _, ok := um["Balance"]; ok {
 		t.Errorf("update sends the opening balance")
 	}

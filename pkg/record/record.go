@@ -57,6 +57,10 @@ type Transformed struct {
 	Deleted bool   `json:"deleted,omitempty"`
 }
 
+// NormalizeSKU is the match key form of a SKU: QBO compares SKUs without
+// regard to case.
+func NormalizeSKU(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 // NormalizeEmail is the match key form of an email address.
 func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
@@ -78,4 +82,6 @@ type Resolved struct {
 const (
 	ActionCreate = "create"
 	ActionUpdate = "update"
+	// ActionArchive archives (HubSpot) or deactivates (QBO) the target.
+	ActionArchive = "archive"
 )

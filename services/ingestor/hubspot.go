@@ -3,56 +3,31 @@ package ingestor
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
-
-// baseContactProperties are read for every contact; the connection's
-// mapped HubSpot properties are added.
-var baseContactProperties = []string{
-	"email", "firstname", "lastname", "phone", "company", "address", "city", "state", "zip", "country",
-	"createdate", "lastmodifieddate", "hs_object_id", "associatedcompanyid",
-}
 
 // Related keys of a HubSpot contact.
 const (
 	RelatedCompanyName   = "company.name"
 	RelatedInvoiceStatus = "invoices.hs_invoice_status"
+	// RelatedInvoiceSource is where each of the contact's invoices was
+	// made: "quickbooks" for an invoice that mirrors a QBO invoice (it
+	// carries hs_external_invoice_id, which ledgersync sets on the invoices
+	// it brings over), else "hubspot". HubSpot has no such property; the
+	// recommended outgoing contact filter (P6, "invoice source is HubSpot")
+	// reads this one.
+	RelatedInvoiceSource = "invoices.hs_invoice_source"
 )
 
-// contactProperties lists what to read for c's contacts.
-func contactProperties(c connection.Connection) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(p string) {
-		p = strings.TrimSpace(p)
-		if p != "" && !seen[p] && !strings.Contains(p, ".") {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, p := range baseContactProperties {
-		add(p)
-	}
-	for _, m := range c.Object(streams.ObjectContact).Mappings {
-		add(m.HubSpot)
-	}
-	return out
-}
-
-// hubspotVersion is a contact's last modification: lastmodifieddate, else
-// updatedAt.
-func hubspotVersion(o hubspot.Object) time.Time {
-	if t, ok := o.Time(hubspot.PropContactLastModified); ok {
-		return t
-	}
-	return o.UpdatedAt
-}
+// Invoice sources of RelatedInvoiceSource.
+const (
+	InvoiceSourceHubSpot = "hubspot"
+	InvoiceSourceQBO     = "quickbooks"
+)
 
 // enrichContacts turns contacts into ingested records with their related
 // values: the primary company's name and the statuses of their invoices.
@@ -107,9 +82,9 @@ func enrichContacts(ctx context.Context, cl *hubspot.Client, objs []hubspot.Obje
 			invoiceIDs = append(invoiceIDs, a.ID)
 		}
 	}
-	invoiceStatus := map[string]string{}
+	invoiceStatus, invoiceSource := map[string]string{}, map[string]string{}
 	if len(invoiceIDs) > 0 {
-		res, err := cl.BatchRead(ctx, hubspot.Invoices, uniq(invoiceIDs), hubspot.BatchReadOptions{Properties: []string{hubspot.PropInvoiceStatus}})
+		res, err := cl.BatchRead(ctx, hubspot.Invoices, uniq(invoiceIDs), hubspot.BatchReadOptions{Properties: []string{hubspot.PropInvoiceStatus, propExternalInvoiceID}})
 		if err != nil {
 			return nil, err
 		}
@@ -118,14 +93,14 @@ func enrichContacts(ctx context.Context, cl *hubspot.Client, objs []hubspot.Obje
 		}
 		for _, inv := range res.Results {
 			invoiceStatus[inv.ID] = inv.Prop(hubspot.PropInvoiceStatus)
+			invoiceSource[inv.ID] = InvoiceSourceHubSpot
+			if inv.Prop(propExternalInvoiceID) != "" {
+				invoiceSource[inv.ID] = InvoiceSourceQBO
+			}
 		}
 	}
 	out := make([]ingested, 0, len(objs))
 	for _, o := range objs {
-		rec := record.Ingested{Fields: make(map[string]string, len(o.Properties))}
-		for k, v := range o.Properties {
-			rec.Fields[k] = v
-		}
 		related := map[string][]string{}
 		if cid, ok := companyOf[o.ID]; ok {
 			if name, ok := companyName[cid]; ok {
@@ -135,16 +110,17 @@ func enrichContacts(ctx context.Context, cl *hubspot.Client, objs []hubspot.Obje
 		for _, inv := range invoicesOf[o.ID] {
 			if st, ok := invoiceStatus[inv]; ok {
 				related[RelatedInvoiceStatus] = append(related[RelatedInvoiceStatus], st)
+				related[RelatedInvoiceSource] = append(related[RelatedInvoiceSource], invoiceSource[inv])
 			}
 		}
-		if len(related) > 0 {
-			rec.Related = related
-		}
-		v := hubspotVersion(o)
-		out = append(out, ingested{id: o.ID, version: v, rec: rec, occurredAt: v})
+		out = append(out, hubspotRecord(streams.ObjectContact, o, related))
 	}
 	return out, nil
 }
+
+// propExternalInvoiceID marks a HubSpot invoice that mirrors an invoice of
+// an accounting system.
+const propExternalInvoiceID = "hs_external_invoice_id"
 
 func isPrimary(a hubspot.Associated) bool {
 	for _, t := range a.Types {
@@ -178,10 +154,11 @@ func uniq(ids []string) []string {
 	return out
 }
 
-// fetchContacts reads contacts by id (batch) and enriches them. Ids HubSpot
-// does not know (deleted, archived, merged away) come back in missing.
-func fetchContacts(ctx context.Context, cl *hubspot.Client, c connection.Connection, ids []string) (found []ingested, missing []string, err error) {
-	res, err := cl.BatchRead(ctx, hubspot.Contacts, uniq(ids), hubspot.BatchReadOptions{Properties: contactProperties(c)})
+// fetch reads records of r's type by id (batch) and enriches them. Ids
+// HubSpot does not know (deleted, archived, merged away) come back in
+// missing.
+func (r *reader) fetch(ctx context.Context, cl *hubspot.Client, c connection.Connection, ids []string) (found []ingested, missing []string, err error) {
+	res, err := cl.BatchRead(ctx, r.hsType, uniq(ids), hubspot.BatchReadOptions{Properties: r.properties(c)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -199,11 +176,6 @@ func fetchContacts(ctx context.Context, cl *hubspot.Client, c connection.Connect
 			missing = append(missing, id)
 		}
 	}
-	found, err = enrichContacts(ctx, cl, res.Results)
+	found, err = r.hsEnrich(ctx, cl, res.Results)
 	return found, missing, err
-}
-
-// deletedContact is the record published for a deleted or archived contact.
-func deletedContact(id string, at time.Time) ingested {
-	return ingested{id: id, version: at, occurredAt: at, rec: record.Ingested{Fields: map[string]string{"hs_object_id": id}, Deleted: true}}
 }

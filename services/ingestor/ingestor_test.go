@@ -251,10 +251,10 @@ func (h *harness) backfillDone(system streams.System) bool {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := kv.Get(h.ctx, ingestor.CursorKey(connID, system)); err != nil {
+	if _, err := kv.Get(h.ctx, ingestor.CursorKey(connID, system, streams.ObjectContact)); err != nil {
 		return false
 	}
-	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, system))
+	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, system, streams.ObjectContact))
 	if err != nil {
 		return false
 	}
@@ -398,7 +398,7 @@ func TestBackfillThenPollerPicksUpChanges(t *testing.T) {
 		t.Errorf("%d inactive customers, want %d", inactive, qbInactive)
 	}
 	kv, _ := h.ns.JS.KeyValue(h.ctx, streams.BucketCursors)
-	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, streams.SystemHubSpot))
+	e, err := kv.Get(h.ctx, ingestor.BackfillKey(connID, streams.SystemHubSpot, streams.ObjectContact))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,9 @@ func TestOnlyOneInstancePolls(t *testing.T) {
 	cfg := h.config(300 * time.Millisecond)
 	a, stopA := h.start(cfg, false)
 	b, _ := h.start(cfg, false)
-	keys := []string{ingestor.LeaseKey(connID, streams.SystemHubSpot), ingestor.LeaseKey(connID, streams.SystemQBO)}
+	// Contacts two-way and products QBO -> HubSpot (the recommended defaults).
+	keys := []string{ingestor.LeaseKey(connID, streams.SystemHubSpot, streams.ObjectContact), ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectContact),
+		ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectProduct)}
 	holders := func() map[string]int {
 		n := map[string]int{}
 		for _, k := range append(a.Holding(), b.Holding()...) {
@@ -605,7 +607,7 @@ func TestOnlyOneInstancePolls(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, 10*time.Second, "both leases taken", func() bool { return len(holders()) == 2 })
+	eventually(t, 10*time.Second, "every lease taken", func() bool { return len(holders()) == len(keys) })
 	for range 10 { // over several renewals, never two holders
 		for _, k := range keys {
 			if n := holders()[k]; n != 1 {
@@ -622,5 +624,5 @@ func TestOnlyOneInstancePolls(t *testing.T) {
 	}
 	// When the holder stops, the other takes over.
 	stopA()
-	eventually(t, 10*time.Second, "takeover", func() bool { return len(b.Holding()) == 2 })
+	eventually(t, 10*time.Second, "takeover", func() bool { return len(b.Holding()) == len(keys) })
 }

@@ -21,28 +21,32 @@ import (
 	"github.com/ledgersync/ledgersync/streams"
 )
 
-// pollTarget is one connection and side to poll.
+// pollTarget is one connection, side and object to poll.
 type pollTarget struct {
 	conn    string
 	system  streams.System
 	account string
+	reader  *reader
 }
 
-func (t pollTarget) key() string { return t.conn + "." + string(t.system) }
+func (t pollTarget) object() streams.Object { return t.reader.object }
 
-// LeaseKey is the leases-bucket key of the poller of conn and system.
-func LeaseKey(conn string, system streams.System) string {
-	return "poll." + conn + "." + string(system)
+func (t pollTarget) key() string { return LeaseKey(t.conn, t.system, t.object()) }
+
+// LeaseKey is the leases-bucket key of the poller of conn, system and object.
+func LeaseKey(conn string, system streams.System, object streams.Object) string {
+	return "poll." + conn + "." + string(system) + "." + string(object)
 }
 
-// CursorKey is the cursors-bucket key of the contact cursor of conn and system.
-func CursorKey(conn string, system streams.System) string {
-	return "cursor." + conn + "." + string(system) + "." + string(streams.ObjectContact)
+// CursorKey is the cursors-bucket key of the cursor of conn, system and object.
+func CursorKey(conn string, system streams.System, object streams.Object) string {
+	return "cursor." + conn + "." + string(system) + "." + string(object)
 }
 
-// BackfillKey is the cursors-bucket key of the backfill progress of conn and system.
-func BackfillKey(conn string, system streams.System) string {
-	return progress.Key(conn, system, streams.ObjectContact)
+// BackfillKey is the cursors-bucket key of the backfill progress of conn,
+// system and object.
+func BackfillKey(conn string, system streams.System, object streams.Object) string {
+	return progress.Key(conn, system, object)
 }
 
 // Cursor is a poller's position, stored as JSON under CursorKey.
@@ -69,8 +73,8 @@ var errLeaseLost = errors.New("poll lease lost")
 // runPoller competes for the lease of t and, while it holds it, backfills
 // (once) and polls every PollInterval.
 func (s *Service) runPoller(ctx context.Context, t pollTarget) {
-	key := LeaseKey(t.conn, t.system)
-	log := s.log.With(logging.KeyConnection, t.conn, slog.String("system", string(t.system)))
+	key := t.key()
+	log := s.log.With(logging.KeyConnection, t.conn, slog.String("system", string(t.system)), logging.KeyObject, string(t.object()))
 	for {
 		if s.acquire(ctx, key) {
 			s.lead(ctx, t, key, log)
@@ -171,7 +175,7 @@ func (s *Service) pollOnce(ctx context.Context, t pollTarget, log *slog.Logger) 
 }
 
 func (s *Service) loadCursor(ctx context.Context, t pollTarget) (Cursor, uint64, error) {
-	e, err := s.cursors.Get(ctx, CursorKey(t.conn, t.system))
+	e, err := s.cursors.Get(ctx, CursorKey(t.conn, t.system, t.object()))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Cursor{}, 0, nil
 	}
@@ -193,7 +197,7 @@ func (s *Service) saveCursor(ctx context.Context, t pollTarget, cur Cursor, rev 
 	if err != nil {
 		return rev, err
 	}
-	key := CursorKey(t.conn, t.system)
+	key := CursorKey(t.conn, t.system, t.object())
 	var next uint64
 	if rev == 0 {
 		next, err = s.cursors.Create(ctx, key, body)
@@ -261,7 +265,7 @@ func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev
 		if len(page) == 0 {
 			return nil
 		}
-		recs, err := enrichContacts(ctx, cl, page)
+		recs, err := t.reader.hsEnrich(ctx, cl, page)
 		if err != nil {
 			return err
 		}
@@ -273,7 +277,7 @@ func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev
 		s.remember(&cur, recs, from)
 		return nil
 	}
-	last, err := cl.ScanModifiedSince(ctx, hubspot.Contacts, hubspot.Cursor{Time: from}, contactProperties(c), func(o hubspot.Object) error {
+	last, err := cl.ScanModifiedSince(ctx, t.reader.hsType, hubspot.Cursor{Time: from}, t.reader.properties(c), func(o hubspot.Object) error {
 		if v, ok := cur.Recent[o.ID]; ok && v == hubspotVersion(o).UnixMilli() {
 			return nil // published already (overlap window)
 		}
@@ -308,25 +312,21 @@ func (s *Service) pollQBO(ctx context.Context, t pollTarget, cur Cursor, rev uin
 	for {
 		start := s.now()
 		from := cur.Since.Add(-s.cfg.PollOverlap)
-		res, err := cl.CDC(ctx, []string{qbo.EntityCustomer}, from)
+		res, err := cl.CDC(ctx, []string{t.reader.qboEntity}, from)
 		if err != nil {
 			return err
 		}
-		var recs []ingested
-		maxSeen := cur.Since
-		for _, cust := range res.Customers {
-			r, err := customerRecord(cust)
-			if err != nil {
-				return syncerr.Permanent(syncerr.CodeBadMessage, err)
-			}
-			recs = append(recs, r)
+		recs, err := t.reader.qboCDC(res)
+		if err != nil {
+			return err
 		}
-		for _, d := range res.Deleted[qbo.EntityCustomer] {
+		maxSeen := cur.Since
+		for _, d := range res.Deleted[t.reader.qboEntity] {
 			at := d.LastUpdated
 			if at.IsZero() {
 				at = start
 			}
-			recs = append(recs, deletedCustomer(d.ID, at))
+			recs = append(recs, deletedRecord(t.object(), streams.SystemQBO, d.ID, at))
 		}
 		for _, r := range recs {
 			if r.version.After(maxSeen) {
@@ -365,13 +365,13 @@ func maxTime(a, b time.Time) time.Time {
 
 // --- backfill -------------------------------------------------------------------------
 
-// backfill reads every contact (HubSpot) or customer (QBO, inactive ones
+// backfill reads every record of the target's object (QBO: inactive ones
 // too), publishes each, then sets the cursor to the start of the backfill
 // (minus the overlap), so the poller picks up what changed meanwhile.
 func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *slog.Logger) error {
 	c, _ := s.connection(t.conn)
 	start := s.now()
-	prog := Backfill{Connection: t.conn, System: t.system, Object: streams.ObjectContact, State: "running", StartedAt: start.UTC()}
+	prog := Backfill{Connection: t.conn, System: t.system, Object: t.object(), State: "running", StartedAt: start.UTC()}
 	lastLog := time.Time{}
 	report := func(final bool) {
 		now := s.now()
@@ -389,7 +389,7 @@ func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *s
 			prog.State, prog.FinishedAt = "done", now.UTC()
 		}
 		if body, err := json.Marshal(prog); err == nil {
-			if _, err := s.cursors.Put(ctx, BackfillKey(t.conn, t.system), body); err != nil {
+			if _, err := s.cursors.Put(ctx, BackfillKey(t.conn, t.system, t.object()), body); err != nil {
 				log.Warn("backfill progress not stored", logging.KeyError, err)
 			}
 		}
@@ -426,17 +426,17 @@ func (s *Service) backfillHubSpot(ctx context.Context, t pollTarget, c connectio
 	if err != nil {
 		return err
 	}
-	if p, err := cl.Search(ctx, hubspot.Contacts, hubspot.SearchRequest{Limit: 1}); err == nil {
+	if p, err := cl.Search(ctx, t.reader.hsType, hubspot.SearchRequest{Limit: 1}); err == nil {
 		prog.Total = p.Total
 	}
 	report(false)
 	after := ""
 	for {
-		page, err := cl.List(ctx, hubspot.Contacts, hubspot.ListOptions{Limit: 100, After: after, Properties: contactProperties(c)})
+		page, err := cl.List(ctx, t.reader.hsType, hubspot.ListOptions{Limit: 100, After: after, Properties: t.reader.properties(c)})
 		if err != nil {
 			return err
 		}
-		recs, err := enrichContacts(ctx, cl, page.Results)
+		recs, err := t.reader.hsEnrich(ctx, cl, page.Results)
 		if err != nil {
 			return err
 		}
@@ -457,8 +457,7 @@ func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Co
 	if err != nil {
 		return err
 	}
-	const where = "Active IN (true, false)"
-	if n, err := cl.Count(ctx, qbo.EntityCustomer, where); err == nil {
+	if n, err := cl.Count(ctx, t.reader.qboEntity, everyActive); err == nil {
 		prog.Total = n
 	}
 	report(false)
@@ -472,11 +471,7 @@ func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Co
 		report(false)
 		return nil
 	}
-	err = qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityCustomer, Where: where, OrderBy: "Id", PageSize: 500}, func(cust qbo.Customer) error {
-		r, err := customerRecord(cust)
-		if err != nil {
-			return syncerr.Permanent(syncerr.CodeBadMessage, err)
-		}
+	err = t.reader.qboEach(ctx, cl, func(r ingested) error {
 		batch = append(batch, r)
 		if len(batch) >= 100 {
 			return flush()

@@ -138,10 +138,12 @@ func (s *Service) Run(ctx context.Context) error {
 		want := map[string]pollTarget{}
 		s.connMu.RLock()
 		for _, c := range s.conns {
-			for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
-				if ingests(c, sys) && accountOf(c, sys) != "" {
-					t := pollTarget{conn: c.ID, system: sys, account: accountOf(c, sys)}
-					want[t.key()] = t
+			for _, r := range readers {
+				for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
+					if ingests(c, r.object, sys) && accountOf(c, sys) != "" {
+						t := pollTarget{conn: c.ID, system: sys, account: accountOf(c, sys), reader: r}
+						want[t.key()] = t
+					}
 				}
 			}
 		}
@@ -221,12 +223,12 @@ func (s *Service) waitReady(ctx context.Context) error {
 
 // connectionsFor returns the connections of an account on system that
 // ingest contacts from it, by id.
-func (s *Service) connectionsFor(system streams.System, account string) []connection.Connection {
+func (s *Service) connectionsFor(object streams.Object, system streams.System, account string) []connection.Connection {
 	s.connMu.RLock()
 	defer s.connMu.RUnlock()
 	var out []connection.Connection
 	for _, c := range s.conns {
-		if accountOf(c, system) == account && ingests(c, system) {
+		if accountOf(c, system) == account && ingests(c, object, system) {
 			out = append(out, c)
 		}
 	}
@@ -241,10 +243,10 @@ func (s *Service) connection(id string) (connection.Connection, bool) {
 	return c, ok
 }
 
-// ingests reports whether contacts of c are read from system: the object
-// is enabled and its direction moves records from there.
-func ingests(c connection.Connection, system streams.System) bool {
-	o := c.Object(streams.ObjectContact)
+// ingests reports whether object's records of c are read from system: the
+// object is enabled and its direction moves records from there.
+func ingests(c connection.Connection, object streams.Object, system streams.System) bool {
+	o := c.Object(object)
 	return o.Enabled && o.Direction.Moves(system)
 }
 
@@ -271,6 +273,7 @@ func (s *Service) Holding() []string {
 
 // ingested is one record ready to publish.
 type ingested struct {
+	object     streams.Object
 	id         string
 	version    time.Time // last modification at the source
 	rec        record.Ingested
@@ -305,7 +308,7 @@ func (s *Service) publishLane(ctx context.Context, conn string, source streams.S
 		if occurred.IsZero() {
 			occurred = r.version
 		}
-		env := envelope.Envelope{Connection: conn, Object: streams.ObjectContact, Stage: streams.StageIngested, Source: source,
+		env := envelope.Envelope{Connection: conn, Object: r.object, Stage: streams.StageIngested, Source: source,
 			RecordID: r.id, SourceVersion: versionString(r.version), OccurredAt: occurred.UTC(), Payload: payload, Lane: lane}
 		msg, err := pipeline.OutputMsg(env)
 		if err != nil {
@@ -352,8 +355,8 @@ func (s *Service) recordSuccess(env envelope.Envelope, deleted bool) {
 }
 
 // recordFailure emits a failed activity row (no personal data).
-func (s *Service) recordFailure(conn string, source streams.System, recordID string, action string, code syncerr.Code, msg string) {
-	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(streams.ObjectContact),
+func (s *Service) recordFailure(conn string, object streams.Object, source streams.System, recordID string, action string, code syncerr.Code, msg string) {
+	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(object),
 		SourceSystem: string(source), Stage: Stage, Action: action, Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
 	if recordID != "" {
 		ev.RecordKey = string(source) + ":" + recordID

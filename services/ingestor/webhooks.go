@@ -43,6 +43,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 
 // notice is one record to fetch and publish because of a webhook.
 type notice struct {
+	reader  *reader
 	system  streams.System
 	account string // portal id or realm id
 	id      string
@@ -83,7 +84,7 @@ func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
 	var notices []notice
 	seen := map[string]bool{}
 	add := func(n notice) {
-		k := n.account + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
+		k := string(n.reader.object) + "/" + n.account + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
 		if n.id != "" && n.id != "0" && !seen[k] {
 			seen[k] = true
 			notices = append(notices, n)
@@ -91,13 +92,13 @@ func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, ev := range events {
 		typ := ev.SubscriptionType
-		isContact := strings.HasPrefix(typ, "contact.") || (strings.HasPrefix(typ, "object.") && ev.ObjectTypeID == "0-1")
-		if !isContact {
+		r := hubspotReaderOf(typ, ev.ObjectTypeID)
+		if r == nil {
 			continue
 		}
 		kind := typ[strings.IndexByte(typ, '.')+1:]
 		at := time.UnixMilli(ev.OccurredAt).UTC()
-		base := notice{system: streams.SystemHubSpot, account: ev.PortalID.String(), at: at}
+		base := notice{reader: r, system: streams.SystemHubSpot, account: ev.PortalID.String(), at: at}
 		switch kind {
 		case "deletion", "privacyDeletion":
 			n := base
@@ -260,18 +261,22 @@ func (s *Service) qboWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, ev := range evs {
 			parts := strings.Split(ev.Type, ".") // qbo.customer.updated.v1
-			if len(parts) < 3 || parts[1] != "customer" {
+			if len(parts) < 3 {
+				continue
+			}
+			r := qboReaderOf(parts[1])
+			if r == nil {
 				continue
 			}
 			at, _ := time.Parse(time.RFC3339Nano, ev.Time)
-			n := notice{system: streams.SystemQBO, account: ev.IntuitAccountID, id: ev.IntuitEntityID, at: at}
+			n := notice{reader: r, system: streams.SystemQBO, account: ev.IntuitAccountID, id: ev.IntuitEntityID, at: at}
 			add(n)
 			if parts[2] == "merged" {
 				var d struct {
 					DeletedID string `json:"deletedid"`
 				}
 				if json.Unmarshal(ev.Data, &d) == nil && d.DeletedID != "" {
-					add(notice{system: streams.SystemQBO, account: ev.IntuitAccountID, id: d.DeletedID, deleted: true, at: at})
+					add(notice{reader: r, system: streams.SystemQBO, account: ev.IntuitAccountID, id: d.DeletedID, deleted: true, at: at})
 				}
 			}
 		}
@@ -283,16 +288,17 @@ func (s *Service) qboWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, en := range doc.EventNotifications {
 			for _, e := range en.DataChangeEvent.Entities {
-				if e.Name != qbo.EntityCustomer {
+				r := qboReaderOf(e.Name)
+				if r == nil {
 					continue
 				}
 				at, err := time.Parse("2006-01-02T15:04:05-0700", e.LastUpdated)
 				if err != nil {
 					at, _ = time.Parse(time.RFC3339Nano, e.LastUpdated)
 				}
-				add(notice{system: streams.SystemQBO, account: en.RealmID, id: e.ID, at: at})
+				add(notice{reader: r, system: streams.SystemQBO, account: en.RealmID, id: e.ID, at: at})
 				if e.DeletedID != "" {
-					add(notice{system: streams.SystemQBO, account: en.RealmID, id: e.DeletedID, deleted: true, at: at})
+					add(notice{reader: r, system: streams.SystemQBO, account: en.RealmID, id: e.DeletedID, deleted: true, at: at})
 				}
 			}
 		}
@@ -363,16 +369,17 @@ func (s *Service) webhookWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case n := <-s.queue:
-			conns := s.connectionsFor(n.system, n.account)
+			conns := s.connectionsFor(n.reader.object, n.system, n.account)
 			if len(conns) == 0 {
-				s.log.Debug("webhook notice for an account no connection ingests contacts from", slog.String("system", string(n.system)))
+				s.log.Debug("webhook notice for an account no connection ingests this object from", slog.String("system", string(n.system)),
+					logging.KeyObject, string(n.reader.object))
 			}
 			for _, c := range conns {
 				if err := s.handleNotice(ctx, c.ID, n); err != nil && ctx.Err() == nil {
 					code := syncerr.CodeOf(err)
 					s.log.Warn("webhook notice not ingested; the poller will catch up", logging.KeyConnection, c.ID,
 						slog.String("system", string(n.system)), slog.String("error_code", string(code)), logging.KeyError, err)
-					s.recordFailure(c.ID, n.system, n.id, "fetch", code, "fetch after webhook failed: "+string(code))
+					s.recordFailure(c.ID, n.reader.object, n.system, n.id, "fetch", code, "fetch after webhook failed: "+string(code))
 				}
 			}
 		}
@@ -390,40 +397,56 @@ func (s *Service) handleNotice(ctx context.Context, connID string, n notice) err
 	if n.at.IsZero() {
 		n.at = s.now()
 	}
+	r := n.reader
+	if n.deleted {
+		return s.publish(ctx, c.ID, n.system, []ingested{deletedRecord(r.object, n.system, n.id, n.at)})
+	}
 	if n.system == streams.SystemHubSpot {
-		if n.deleted {
-			return s.publish(ctx, c.ID, n.system, []ingested{deletedContact(n.id, n.at)})
-		}
 		cl, err := s.clients.HubSpot(c)
 		if err != nil {
 			return err
 		}
-		found, missing, err := fetchContacts(ctx, cl, c, []string{n.id})
+		found, missing, err := r.fetch(ctx, cl, c, []string{n.id})
 		if err != nil {
 			return err
 		}
 		for _, id := range missing {
-			found = append(found, deletedContact(id, n.at))
+			found = append(found, deletedRecord(r.object, n.system, id, n.at))
 		}
 		return s.publish(ctx, c.ID, n.system, found)
-	}
-	if n.deleted {
-		return s.publish(ctx, c.ID, n.system, []ingested{deletedCustomer(n.id, n.at)})
 	}
 	cl, err := s.clients.QBO(c)
 	if err != nil {
 		return err
 	}
-	cust, err := cl.GetCustomer(ctx, n.id)
+	rec, err := r.qboGet(ctx, cl, n.id)
 	if syncerr.CodeOf(err) == qbo.CodeNotFound {
-		return s.publish(ctx, c.ID, n.system, []ingested{deletedCustomer(n.id, n.at)})
+		return s.publish(ctx, c.ID, n.system, []ingested{deletedRecord(r.object, n.system, n.id, n.at)})
 	}
-	if err != nil {
-		return err
-	}
-	rec, err := customerRecord(*cust)
 	if err != nil {
 		return err
 	}
 	return s.publish(ctx, c.ID, n.system, []ingested{rec})
+}
+
+// hubspotReaderOf returns the reader of a HubSpot webhook subscription
+// type ("contact.propertyChange", or "object.creation" with a type id).
+func hubspotReaderOf(subscription, objectTypeID string) *reader {
+	for _, r := range readers {
+		if strings.HasPrefix(subscription, r.hsPrefix) || (strings.HasPrefix(subscription, "object.") && objectTypeID == r.hsTypeID) {
+			return r
+		}
+	}
+	return nil
+}
+
+// qboReaderOf returns the reader of a QBO entity name as webhooks spell it
+// ("Customer" in the legacy format, "customer" in CloudEvents types).
+func qboReaderOf(entity string) *reader {
+	for _, r := range readers {
+		if strings.EqualFold(entity, r.qboEntity) {
+			return r
+		}
+	}
+	return nil
 }

@@ -105,8 +105,30 @@ func TestTransformFailuresAreCategorised(t *testing.T) {
 		t.Fatalf("nameless contact: %v", err)
 	}
 	c.Objects[streams.ObjectProduct] = connection.Recommended(streams.ObjectProduct, setupAt)
-	_, err = Transform(c, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: map[string]string{"Sku": "A-1"}})
-	if syncerr.CodeOf(err) != CodeObjectNotSupported {
-		t.Fatalf("product: %v", err)
+	_, err = Transform(c, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: map[string]string{"Sku": "A-1", "UnitPrice": "twelve"}})
+	if syncerr.CodeOf(err) != "MAPPING_TYPE" || !strings.Contains(err.Error(), "UnitPrice -> price") {
+		t.Fatalf("product with a price that is not money: %v", err)
+	}
+}
+
+func TestProductsMatchOnSKUAndNeedOne(t *testing.T) {
+	c := conn(nil)
+	c.Objects[streams.ObjectProduct] = connection.Recommended(streams.ObjectProduct, setupAt)
+	out, err := Transform(c, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: map[string]string{
+		"Id": "7", "Sku": " WID-1 ", "Name": "Widget", "Description": "A widget", "UnitPrice": "12.50", "Active": "true"}})
+	if err != nil || out.Excluded != "" {
+		t.Fatalf("item with a SKU: %+v %v", out, err)
+	}
+	tr := out.Out
+	if tr.MatchKey != "wid-1" || tr.Fields["hs_sku"] != "WID-1" || tr.Fields["name"] != "Widget" || tr.Fields["price"] != "12.5" || tr.Deleted {
+		t.Fatalf("mapped item: %+v", tr)
+	}
+	out, err = Transform(c, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: map[string]string{"Id": "8", "Name": "No SKU", "Active": "true"}})
+	if err != nil || out.Out != nil || !strings.Contains(out.Excluded, "Sku") {
+		t.Fatalf("item without a SKU must be excluded by the visible filter: %+v %v", out, err)
+	}
+	out, err = Transform(c, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: map[string]string{"Id": "9", "Sku": "OLD-1", "Name": "Old", "Active": "false"}})
+	if err != nil || out.Out == nil || !out.Out.Deleted {
+		t.Fatalf("an inactive item goes on as an archive: %+v %v", out, err)
 	}
 }

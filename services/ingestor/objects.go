@@ -1,0 +1,207 @@
+package ingestor
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// reader is how the ingestor reads one object on both sides: the only
+// object-specific part of webhooks, pollers and the backfill.
+type reader struct {
+	object streams.Object
+
+	// HubSpot: the object type, its webhook subscription prefix and type
+	// id, the properties to read for a connection, and the enrichment that
+	// adds related values (a contact's company and invoices).
+	hsType     hubspot.ObjectType
+	hsPrefix   string // "contact." in "contact.propertyChange"
+	hsTypeID   string // "0-1" in generic "object.*" subscriptions
+	hsBaseProp []string
+	hsEnrich   func(ctx context.Context, cl *hubspot.Client, objs []hubspot.Object) ([]ingested, error)
+
+	// QBO: the entity (webhooks spell it in any case), how to read one,
+	// every one, and the changed ones of a CDC answer.
+	qboEntity string
+	qboGet    func(ctx context.Context, cl *qbo.Client, id string) (ingested, error)
+	qboEach   func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error
+	qboCDC    func(res *qbo.CDCResult) ([]ingested, error)
+}
+
+// readers lists the objects the ingestor reads, in a stable order.
+var readers = []*reader{contactReader, productReader}
+
+// readerOf returns the reader of object, or nil.
+func readerOf(object streams.Object) *reader {
+	for _, r := range readers {
+		if r.object == object {
+			return r
+		}
+	}
+	return nil
+}
+
+// everyActive is the QBO filter of a backfill: inactive records too, so a
+// deactivated customer or item is known as such.
+const everyActive = "Active IN (true, false)"
+
+var contactReader = &reader{
+	object: streams.ObjectContact, hsType: hubspot.Contacts, hsPrefix: "contact.", hsTypeID: "0-1",
+	hsBaseProp: []string{"email", "firstname", "lastname", "phone", "company", "address", "city", "state", "zip", "country",
+		"createdate", "lastmodifieddate", "hs_object_id", "associatedcompanyid"},
+	hsEnrich:  enrichContacts,
+	qboEntity: qbo.EntityCustomer,
+	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
+		c, err := cl.GetCustomer(ctx, id)
+		if err != nil {
+			return ingested{}, err
+		}
+		return qboRecord(streams.ObjectContact, *c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
+	},
+	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
+		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityCustomer, Where: everyActive, OrderBy: "Id", PageSize: 500}, func(c qbo.Customer) error {
+			r, err := qboRecord(streams.ObjectContact, c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
+			if err != nil {
+				return err
+			}
+			return fn(r)
+		})
+	},
+	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
+		out := make([]ingested, 0, len(res.Customers))
+		for _, c := range res.Customers {
+			r, err := qboRecord(streams.ObjectContact, c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	},
+}
+
+var productReader = &reader{
+	object: streams.ObjectProduct, hsType: hubspot.Products, hsPrefix: "product.", hsTypeID: "0-7",
+	hsBaseProp: []string{hubspot.PropName, hubspot.PropDescription, hubspot.PropPrice, hubspot.PropSKU,
+		"createdate", "hs_lastmodifieddate", "hs_object_id"},
+	hsEnrich: func(_ context.Context, _ *hubspot.Client, objs []hubspot.Object) ([]ingested, error) {
+		out := make([]ingested, 0, len(objs))
+		for _, o := range objs {
+			out = append(out, hubspotRecord(streams.ObjectProduct, o, nil))
+		}
+		return out, nil
+	},
+	qboEntity: qbo.EntityItem,
+	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
+		it, err := cl.GetItem(ctx, id)
+		if err != nil {
+			return ingested{}, err
+		}
+		return qboRecord(streams.ObjectProduct, *it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+	},
+	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
+		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityItem, Where: everyActive, OrderBy: "Id", PageSize: 500}, func(it qbo.Item) error {
+			r, err := qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+			if err != nil {
+				return err
+			}
+			return fn(r)
+		})
+	},
+	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
+		out := make([]ingested, 0, len(res.Items))
+		for _, it := range res.Items {
+			r, err := qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	},
+}
+
+// properties lists what to read of r's HubSpot records for c: the base
+// properties plus every mapped one.
+func (r *reader) properties(c connection.Connection) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		p = strings.TrimSpace(p)
+		if p != "" && !seen[p] && !strings.Contains(p, ".") {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range r.hsBaseProp {
+		add(p)
+	}
+	for _, m := range c.Object(r.object).Mappings {
+		add(m.HubSpot)
+	}
+	return out
+}
+
+// hubspotRecord is a HubSpot object as an ingested record.
+func hubspotRecord(object streams.Object, o hubspot.Object, related map[string][]string) ingested {
+	rec := record.Ingested{Fields: make(map[string]string, len(o.Properties))}
+	for k, v := range o.Properties {
+		rec.Fields[k] = v
+	}
+	if len(related) > 0 {
+		rec.Related = related
+	}
+	v := hubspotVersion(o)
+	return ingested{object: object, id: o.ID, version: v, rec: rec, occurredAt: v}
+}
+
+// hubspotVersion is an object's last modification (its type's
+// last-modified property), else updatedAt.
+func hubspotVersion(o hubspot.Object) time.Time {
+	for _, p := range []string{"lastmodifieddate", "hs_lastmodifieddate"} {
+		if t, ok := o.Time(p); ok {
+			return t
+		}
+	}
+	return o.UpdatedAt
+}
+
+// qboRecord flattens a QBO entity to dotted field paths
+// ("PrimaryEmailAddr.Address", "IncomeAccountRef.value",
+// "MetaData.LastUpdatedTime") with Active spelled out.
+func qboRecord(object streams.Object, v any, id string, meta *qbo.MetaData, syncToken string, active bool) (ingested, error) {
+	fields, err := record.FlattenValue(v)
+	if err != nil {
+		return ingested{}, syncerr.Permanent(syncerr.CodeBadMessage, fmt.Errorf("%s %s: %w", object, id, err))
+	}
+	fields["Active"] = strconv.FormatBool(active)
+	var updated time.Time
+	if meta != nil {
+		updated = meta.LastUpdatedTime
+		if !meta.CreateTime.IsZero() {
+			fields["MetaData.CreateTime"] = meta.CreateTime.Format(time.RFC3339)
+		}
+		if !updated.IsZero() {
+			fields["MetaData.LastUpdatedTime"] = updated.Format(time.RFC3339)
+		}
+	}
+	return ingested{object: object, id: id, version: qbo.Version(meta, syncToken), occurredAt: updated, rec: record.Ingested{Fields: fields}}, nil
+}
+
+// deletedRecord is the record published for a deleted or archived record.
+func deletedRecord(object streams.Object, system streams.System, id string, at time.Time) ingested {
+	key := "hs_object_id"
+	if system == streams.SystemQBO {
+		key = "Id"
+	}
+	return ingested{object: object, id: id, version: at, occurredAt: at, rec: record.Ingested{Fields: map[string]string{key: id}, Deleted: true}}
+}
