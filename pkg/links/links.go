@@ -37,6 +37,9 @@ type Side struct {
 	// WrittenAt is when ledgersync last wrote to this side: a same-hash
 	// change after it is our own echo (P18).
 	WrittenAt time.Time `json:"written_at,omitzero"`
+	// Archived: the record is archived (HubSpot) or inactive (QBO), by the
+	// user or by us; a second archive of it is not passed on.
+	Archived bool `json:"archived,omitempty"`
 }
 
 // Link joins the two records of one pair.

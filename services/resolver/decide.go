@@ -28,8 +28,16 @@ type Decision struct {
 func Decide(settings connection.ObjectSettings, l links.Link, source streams.System, version int64, tr record.Transformed) Decision {
 	side, other := l.Sides[source], l.Sides[links.Other(source)]
 	switch {
-	case tr.Deleted:
+	case tr.Deleted && settings.Options[connection.OptionArchiveInactive] != "true":
 		return Decision{Outcome: activity.OutcomeSkipped, Reason: "deleted at the source: deletions are not synced for this object"}
+	case tr.Deleted && other.Archived:
+		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "already archived on the other side"}
+	case tr.Deleted && other.ID == "":
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: "archived at the source before it was ever synced"}
+	case tr.Deleted && version <= side.Version:
+		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("not newer than the last sync (version %d <= %d)", version, side.Version)}
+	case tr.Deleted:
+		return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionArchive}
 	case side.Hash != "" && tr.Hash == side.Hash && !side.WrittenAt.IsZero():
 		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "our own write coming back: nothing mapped changed"}
 	case side.Hash != "" && tr.Hash == side.Hash:

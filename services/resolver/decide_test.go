@@ -49,3 +49,26 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestArchivesFollowTheConnectionSetting(t *testing.T) {
+	products := connection.Recommended(streams.ObjectProduct, time.Now())
+	contacts := connection.Recommended(streams.ObjectContact, time.Now())
+	linked := links.Link{Sides: map[streams.System]links.Side{
+		streams.SystemQBO: {ID: "7", Version: 100}, streams.SystemHubSpot: {ID: "h7", Version: 100}}}
+	gone := record.Transformed{Target: streams.SystemHubSpot, Deleted: true}
+	if d := Decide(products, linked, streams.SystemQBO, 200, gone); d.Outcome != activity.OutcomeSuccess || d.Action != record.ActionArchive {
+		t.Fatalf("inactive item of a linked product: %+v", d)
+	}
+	if d := Decide(contacts, linked, streams.SystemQBO, 200, gone); d.Outcome != activity.OutcomeSkipped {
+		t.Fatalf("contacts do not sync deletions: %+v", d)
+	}
+	done := linked
+	done.Sides = map[streams.System]links.Side{streams.SystemQBO: {ID: "7", Version: 100}, streams.SystemHubSpot: {ID: "h7", Archived: true}}
+	if d := Decide(products, done, streams.SystemQBO, 200, gone); d.Outcome != activity.OutcomeSkippedEcho {
+		t.Fatalf("product already archived: %+v", d)
+	}
+	unsynced := links.Link{Sides: map[streams.System]links.Side{streams.SystemQBO: {ID: "8"}}}
+	if d := Decide(products, unsynced, streams.SystemQBO, 200, gone); d.Outcome != activity.OutcomeSkipped {
+		t.Fatalf("inactive item never synced: %+v", d)
+	}
+}

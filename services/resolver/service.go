@@ -64,6 +64,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	l, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		sd := l.Sides[in.Source]
 		sd.Seen = max(sd.Seen, version)
+		if version >= sd.Seen {
+			sd.Archived = tr.Deleted // archived, or back in use
+		}
 		if d.Outcome != activity.OutcomeSuccess && !tr.Deleted {
 			sd.Version = max(sd.Version, version) // nothing to write: in step up to here
 		}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -123,12 +122,16 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	target := in.Target
 	var w written
 	switch {
-	case in.Object != streams.ObjectContact:
-		return nil, syncerr.Permanentf(mapping.CodeObjectNotSupported, "%s records are not written by this version", in.Object)
-	case target == streams.SystemQBO:
+	case in.Object == streams.ObjectContact && target == streams.SystemQBO:
 		w, err = h.writeCustomer(ctx, conn, l, r)
-	default:
+	case in.Object == streams.ObjectContact:
 		w, err = h.writeContact(ctx, conn, l, r)
+	case in.Object == streams.ObjectProduct && target == streams.SystemQBO:
+		w, err = h.writeItem(ctx, conn, l, r)
+	case in.Object == streams.ObjectProduct:
+		w, err = h.writeProduct(ctx, conn, l, r)
+	default:
+		return nil, syncerr.Permanentf(mapping.CodeObjectNotSupported, "%s records are not written by this version", in.Object)
 	}
 	if err != nil {
 		return nil, err
@@ -139,9 +142,13 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, err
 	}
+	archived := r.Action == record.ActionArchive
 	_, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		t := l.Sides[target]
-		t.ID, t.Hash, t.WrittenAt = w.id, echo.Hash, h.now().UTC()
+		t.ID, t.WrittenAt, t.Archived = w.id, h.now().UTC(), archived
+		if !archived {
+			t.Hash = echo.Hash
+		}
 		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
 		l.Sides[target] = t
 		s := l.Sides[in.Source]
@@ -159,8 +166,11 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	// the other side (the change-to-other-side latency reads it).
 	ev.Time = h.now().UTC()
 	ev.Outcome, ev.Action = activity.OutcomeSuccess, record.ActionUpdate
-	if w.created {
+	switch {
+	case w.created:
 		ev.Action = record.ActionCreate
+	case archived:
+		ev.Action = record.ActionArchive
 	}
 	if target == streams.SystemQBO {
 		ev.QBOID = w.id
@@ -239,33 +249,9 @@ func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection,
 var customerBools = map[string]bool{"Active": true, "Taxable": true, "Job": true}
 var customerNumbers = map[string]bool{"Balance": true}
 
-// customerFromFields builds the customer to write from mapped QBO fields;
-// a mapped field the Customer type does not carry is an error, not a
-// silent drop.
+// customerFromFields builds the customer to write from mapped QBO fields.
 func customerFromFields(fields map[string]string) (*qbo.Customer, error) {
-	body, err := json.Marshal(record.Expand(fields, customerBools, customerNumbers))
-	if err != nil {
-		return nil, err
-	}
-	var c qbo.Customer
-	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, syncerr.Permanent(mapping.CodeMappingType, fmt.Errorf("mapped QBO fields: %w", err))
-	}
-	back, err := record.FlattenValue(&c)
-	if err != nil {
-		return nil, err
-	}
-	var missing []string
-	for k, v := range fields {
-		if v != "" && back[k] == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
-		return nil, syncerr.Permanentf(CodeFieldNotSupported, "QBO customer fields %v cannot be written by this version; remove or change those mappings", missing)
-	}
-	return &c, nil
+	return fromFields[qbo.Customer](fields, customerBools, customerNumbers, "customer")
 }
 
 // writeContact creates or updates the HubSpot contact of the link.
