@@ -1,11 +1,14 @@
 package record
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 
 	json "github.com/goccy/go-json"
+
+	"github.com/ledgersync/ledgersync/pkg/money"
 )
 
 // Flatten turns a JSON object (a QBO entity) into dotted paths with string
@@ -41,14 +44,17 @@ func Flatten(obj map[string]any) map[string]string {
 	return out
 }
 
-// FlattenValue flattens any JSON-encodable value (a typed entity).
+// FlattenValue flattens any JSON-encodable value (a typed entity). Numbers
+// keep their exact decimal text: amounts never pass through float64.
 func FlattenValue(v any) (map[string]string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	return Flatten(m), nil
@@ -75,8 +81,8 @@ func Expand(fields map[string]string, bools, numbers map[string]bool) map[string
 		if bools[path] {
 			val, _ = strconv.ParseBool(v)
 		} else if numbers[path] {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				val = f
+			if _, err := money.Parse(v); err == nil {
+				val = json.Number(strings.TrimSpace(v)) // exact: no float64 on the way
 			}
 		}
 		node[leaf] = val
