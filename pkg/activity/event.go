@@ -29,12 +29,13 @@ const (
 	OutcomeSkipped     Outcome = "skipped"      // nothing to do (not newer, no change)
 	OutcomeSkippedEcho Outcome = "skipped_echo" // our own write came back through the change feed
 	OutcomeRetrying    Outcome = "retrying"     // a transient failure; it will be retried
+	OutcomeWaiting     Outcome = "waiting"      // waits for a record it depends on (its customer, its products)
 	OutcomeFailed      Outcome = "failed"       // given up: dead-lettered with a category
 )
 
 var outcomes = map[Outcome]bool{
 	OutcomeSuccess: true, OutcomeExcluded: true, OutcomeSkipped: true,
-	OutcomeSkippedEcho: true, OutcomeRetrying: true, OutcomeFailed: true,
+	OutcomeSkippedEcho: true, OutcomeRetrying: true, OutcomeWaiting: true, OutcomeFailed: true,
 }
 
 // FieldChange is one field a stage changed or would change.

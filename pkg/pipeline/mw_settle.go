@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -50,6 +51,9 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 				return nil
 			}
 			code := syncerr.CodeOf(err)
+			if lim := syncerr.WaitLimitOf(err); syncerr.IsWaiting(err) && lim > 0 && d.Meta != nil && time.Since(d.Meta.Timestamp) > lim {
+				err = syncerr.Permanent(code, fmt.Errorf("gave up after waiting %s: %w", lim, err))
+			}
 			if syncerr.IsWaiting(err) {
 				delay := max(syncerr.RetryAfterOf(err), backoff.Initial)
 				if werr := waits.Add(ctx, key); werr != nil {

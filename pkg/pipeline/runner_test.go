@@ -373,3 +373,30 @@ func TestWaitsDoNotUseUpAttempts(t *testing.T) {
 		t.Fatalf("handled %d times, want 7", c)
 	}
 }
+
+func TestABoundedWaitEndsAsAFailureWithItsCode(t *testing.T) {
+	t.Parallel()
+	ns := testutil.StartJetStreamWithTopology(t, topology)
+	var calls atomic.Int32
+	startRunner(t, ns.JS, pipeline.Config{MaxAttempts: 3, Backoff: pipeline.Backoff{Initial: 50 * time.Millisecond}},
+		func(_ context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
+			calls.Add(1)
+			return nil, syncerr.WaitUpTo("DEPENDENCY_MISSING", 50*time.Millisecond, 400*time.Millisecond, errors.New("customer 42 has not synced"))
+		})
+	publishIngested(t, ns.JS, ingested("707"))
+	testutil.WaitFor(t, 15*time.Second, "one dead letter after the wait ran out", func() bool { return streamMsgs(t, ns.JS, streams.StreamDeadLetter) == 1 })
+	if c := calls.Load(); c <= 3 {
+		t.Fatalf("handled %d times: the waits counted as attempts", c)
+	}
+	msg, err := ns.JS.Stream(context.Background(), streams.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := msg.GetLastMsgForSubject(context.Background(), ">")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := raw.Header.Get("Ledgersync-Error-Code"); code != "DEPENDENCY_MISSING" {
+		t.Fatalf("dead letter code %q", code)
+	}
+}

@@ -34,7 +34,10 @@ type Error struct {
 	// is fixed (a connection to reconnect): it waits as long as it takes and
 	// the wait does not use up its attempts.
 	Waiting bool
-	Err     error
+	// WaitLimit bounds a wait (0: unbounded): a record still waiting this
+	// long after it reached its stage fails with the wait's code.
+	WaitLimit time.Duration
+	Err       error
 }
 
 func (e *Error) Error() string {
@@ -66,6 +69,22 @@ func RetryAfter(code Code, d time.Duration, err error) *Error {
 // without counting against the record's attempts.
 func Wait(code Code, d time.Duration, err error) *Error {
 	return &Error{Code: code, Retryable: true, RetryAfter: d, Waiting: true, Err: err}
+}
+
+// WaitUpTo is Wait for at most limit, counted from when the record reached
+// its stage (a dependency that may never come: a customer left out by a
+// filter).
+func WaitUpTo(code Code, d, limit time.Duration, err error) *Error {
+	return &Error{Code: code, Retryable: true, RetryAfter: d, Waiting: true, WaitLimit: limit, Err: err}
+}
+
+// WaitLimitOf returns the bound of a wait, or 0.
+func WaitLimitOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.WaitLimit
+	}
+	return 0
 }
 
 // IsWaiting reports whether err is a wait.
