@@ -181,7 +181,8 @@ func Recommended(object streams.Object, setupAt time.Time) ObjectSettings {
 					{Property: "hs_createdate", Op: filter.OpGte, Values: []string{setupDay}},
 				}}}},
 			},
-			Options: map[string]string{OptionInvoicePrefix: "INV-"},
+			// A deleted QBO invoice voids its HubSpot invoice (HubSpot deletes drafts only).
+			Options: map[string]string{OptionInvoicePrefix: "INV-", OptionArchiveInactive: "true"},
 		}
 	case streams.ObjectPayment:
 		return ObjectSettings{Enabled: true, Direction: QBOToHubSpot, ConflictWinner: streams.SystemQBO}

@@ -186,6 +186,20 @@ func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object,
 
 var errTaken = errors.New("side already linked")
 
+// Of returns the link of record id on system (ok false when the record
+// has none yet).
+func (s *Store) Of(ctx context.Context, conn string, object streams.Object, system streams.System, id string) (Link, bool, error) {
+	pair, ok, err := s.lookup(ctx, idKey(conn, object, system, id))
+	if err != nil || !ok {
+		return Link{}, false, err
+	}
+	l, _, err := s.Get(ctx, conn, object, pair)
+	if err != nil {
+		return Link{}, false, err
+	}
+	return l, true, nil
+}
+
 // Index records that id on system belongs to pair (after a remote create).
 func (s *Store) Index(ctx context.Context, conn string, object streams.Object, system streams.System, id, pair string) error {
 	_, err := s.claim(ctx, idKey(conn, object, system, id), pair)

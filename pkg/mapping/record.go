@@ -1,7 +1,10 @@
 package mapping
 
 import (
+	"fmt"
+
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
@@ -20,6 +23,8 @@ func Record(settings connection.ObjectSettings, object streams.Object, target st
 		return contact(settings, target, in)
 	case streams.ObjectProduct:
 		return product(settings, target, in)
+	case streams.ObjectInvoice:
+		return invoice(settings, target, in)
 	}
 	return nil, syncerr.Permanentf(CodeObjectNotSupported, "%s records are not mapped by this version", object)
 }
@@ -71,4 +76,93 @@ func product(settings connection.ObjectSettings, target streams.System, in recor
 	}
 	out.Hash = Hash(fields)
 	return out, nil
+}
+
+// Invoice fields the mapping adds for the writer, besides HubSpot
+// properties: they are instructions, not properties, hence the underscore.
+const (
+	FieldInvoiceCustomer = "_customer" // the QBO customer id (P12: its contact and company)
+	FieldInvoiceVoided   = "_voided"   // "true": void the HubSpot invoice
+)
+
+// ledgersync's own HubSpot invoice properties: HubSpot computes its
+// built-in amounts from line items and lets no app record payments, so the
+// accounting view of the invoice lives in these (created at first use).
+const (
+	PropInvoiceTotal         = "ledgersync_total"
+	PropInvoiceBalance       = "ledgersync_balance"
+	PropInvoiceAmountPaid    = "ledgersync_amount_paid"
+	PropInvoicePaymentStatus = "ledgersync_payment_status"
+	PropInvoiceQBONumber     = "ledgersync_qbo_number"
+)
+
+// Payment statuses of PropInvoicePaymentStatus.
+const (
+	PaymentUnpaid        = "unpaid"
+	PaymentPartiallyPaid = "partially_paid"
+	PaymentPaid          = "paid"
+	PaymentVoided        = "voided"
+)
+
+// invoice maps a QBO invoice to a HubSpot invoice (P12). HubSpot -> QBO
+// invoices (P13, P14) are not mapped by this version.
+func invoice(settings connection.ObjectSettings, target streams.System, in record.Ingested) (*record.Transformed, error) {
+	if target == streams.SystemQBO {
+		return nil, syncerr.Permanentf(CodeObjectNotSupported, "invoices made in HubSpot are not written to QBO by this version")
+	}
+	fields, err := Apply(settings.Mappings, in.Fields, false)
+	if err != nil {
+		return nil, err
+	}
+	f := in.Fields
+	total, err := money.Parse(orZero(f["TotalAmt"]))
+	if err != nil {
+		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("TotalAmt: %w", err))
+	}
+	balance, err := money.Parse(orZero(f["Balance"]))
+	if err != nil {
+		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("Balance: %w", err))
+	}
+	lines, err := record.DecodeLines(f[record.FieldLines])
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	currency := f["CurrencyRef.value"]
+	if currency == "" {
+		currency = "USD"
+	}
+	paid := total.Sub(balance)
+	status := PaymentUnpaid
+	switch {
+	case f[record.FieldVoided] == "true":
+		status = PaymentVoided
+	case balance.IsZero() && total.Sign() > 0:
+		status = PaymentPaid
+	case paid.Sign() > 0:
+		status = PaymentPartiallyPaid
+	}
+	fields["hs_currency"] = currency
+	fields["hs_invoice_date"] = f["TxnDate"]
+	fields["hs_due_date"] = f["DueDate"]
+	fields["hs_external_invoice_id"] = f["Id"]
+	fields[PropInvoiceQBONumber] = f["DocNumber"]
+	fields[PropInvoiceTotal] = total.StringFixed2()
+	fields[PropInvoiceBalance] = balance.StringFixed2()
+	fields[PropInvoiceAmountPaid] = paid.StringFixed2()
+	fields[PropInvoicePaymentStatus] = status
+	fields[record.FieldLines] = record.EncodeLines(lines)
+	fields[FieldInvoiceCustomer] = f["CustomerRef.value"]
+	if status == PaymentVoided {
+		fields[FieldInvoiceVoided] = "true"
+	}
+	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted, MatchKey: "qbo:" + f["Id"]}
+	out.Hash = Hash(fields)
+	return out, nil
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }

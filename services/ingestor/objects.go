@@ -9,6 +9,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -32,13 +33,14 @@ type reader struct {
 	// QBO: the entity (webhooks spell it in any case), how to read one,
 	// every one, and the changed ones of a CDC answer.
 	qboEntity string
+	qboWhere  string // what a backfill reads (everyActive for name lists)
 	qboGet    func(ctx context.Context, cl *qbo.Client, id string) (ingested, error)
 	qboEach   func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error
 	qboCDC    func(res *qbo.CDCResult) ([]ingested, error)
 }
 
 // readers lists the objects the ingestor reads, in a stable order.
-var readers = []*reader{contactReader, productReader}
+var readers = []*reader{contactReader, productReader, invoiceReader}
 
 // readerOf returns the reader of object, or nil.
 func readerOf(object streams.Object) *reader {
@@ -59,7 +61,7 @@ var contactReader = &reader{
 	hsBaseProp: []string{"email", "firstname", "lastname", "phone", "company", "address", "city", "state", "zip", "country",
 		"createdate", "lastmodifieddate", "hs_object_id", "associatedcompanyid"},
 	hsEnrich:  enrichContacts,
-	qboEntity: qbo.EntityCustomer,
+	qboEntity: qbo.EntityCustomer, qboWhere: everyActive,
 	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
 		c, err := cl.GetCustomer(ctx, id)
 		if err != nil {
@@ -100,7 +102,7 @@ var productReader = &reader{
 		}
 		return out, nil
 	},
-	qboEntity: qbo.EntityItem,
+	qboEntity: qbo.EntityItem, qboWhere: everyActive,
 	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
 		it, err := cl.GetItem(ctx, id)
 		if err != nil {
@@ -204,4 +206,163 @@ func deletedRecord(object streams.Object, system streams.System, id string, at t
 		key = "Id"
 	}
 	return ingested{object: object, id: id, version: at, occurredAt: at, rec: record.Ingested{Fields: map[string]string{key: id}, Deleted: true}}
+}
+
+var invoiceReader = &reader{
+	object: streams.ObjectInvoice, hsType: hubspot.Invoices, hsPrefix: "invoice.", hsTypeID: "0-53",
+	hsBaseProp: []string{hubspot.PropCurrency, hubspot.PropInvoiceStatus, hubspot.PropInvoiceDate, hubspot.PropDueDate,
+		hubspot.PropInvoiceNumber, hubspot.PropAmountBilled, hubspot.PropBalanceDue, propExternalInvoiceID,
+		"hs_createdate", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+	hsEnrich:  enrichInvoices,
+	qboEntity: qbo.EntityInvoice,
+	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
+		inv, err := cl.GetInvoice(ctx, id)
+		if err != nil {
+			return ingested{}, err
+		}
+		return invoiceRecord(*inv)
+	},
+	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
+		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityInvoice, OrderBy: "Id", PageSize: 500}, func(inv qbo.Invoice) error {
+			r, err := invoiceRecord(inv)
+			if err != nil {
+				return err
+			}
+			return fn(r)
+		})
+	},
+	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
+		out := make([]ingested, 0, len(res.Invoices))
+		for _, inv := range res.Invoices {
+			r, err := invoiceRecord(inv)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	},
+}
+
+// invoiceRecord is a QBO invoice with its sales lines under
+// record.FieldLines.
+func invoiceRecord(inv qbo.Invoice) (ingested, error) {
+	r, err := qboRecord(streams.ObjectInvoice, inv, inv.ID, inv.MetaData, inv.SyncToken, true)
+	if err != nil {
+		return ingested{}, err
+	}
+	var lines []record.InvoiceLine
+	for _, l := range inv.Line {
+		d := l.SalesItemLineDetail
+		if l.DetailType != "SalesItemLineDetail" || d == nil {
+			continue // subtotals, discounts and descriptions are QBO's own
+		}
+		line := record.InvoiceLine{Description: l.Description, Qty: d.Qty, UnitPrice: d.UnitPrice, Amount: l.Amount, ServiceDate: d.ServiceDate}
+		if d.ItemRef != nil {
+			line.Item, line.Name = d.ItemRef.Value, d.ItemRef.Name
+		}
+		lines = append(lines, line)
+	}
+	r.rec.Fields[record.FieldLines] = record.EncodeLines(lines)
+	if strings.HasPrefix(inv.PrivateNote, "Voided") && inv.TotalAmt.IsZero() {
+		r.rec.Fields[record.FieldVoided] = "true"
+	}
+	return r, nil
+}
+
+// enrichInvoices adds each HubSpot invoice's line items (record.FieldLines,
+// Item being the HubSpot product id) and its contact.
+func enrichInvoices(ctx context.Context, cl *hubspot.Client, objs []hubspot.Object) ([]ingested, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	lineAssocs, _, err := cl.BatchAssociations(ctx, hubspot.Invoices, hubspot.LineItems, ids)
+	if err != nil {
+		return nil, err
+	}
+	var lineIDs []string
+	for _, list := range lineAssocs {
+		for _, a := range list {
+			lineIDs = append(lineIDs, a.ID)
+		}
+	}
+	lineItems := map[string]hubspot.Object{}
+	if len(lineIDs) > 0 {
+		res, err := cl.BatchRead(ctx, hubspot.LineItems, uniq(lineIDs), hubspot.BatchReadOptions{Properties: []string{
+			hubspot.PropProductID, hubspot.PropQuantity, hubspot.PropPrice, hubspot.PropName, hubspot.PropAmount, hubspot.PropDescription}})
+		if err != nil {
+			return nil, err
+		}
+		if err := firstRetryable(res.Errors); err != nil {
+			return nil, err
+		}
+		for _, li := range res.Results {
+			lineItems[li.ID] = li
+		}
+	}
+	contactAssocs, _, err := cl.BatchAssociations(ctx, hubspot.Invoices, hubspot.Contacts, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ingested, 0, len(objs))
+	for _, o := range objs {
+		var lines []record.InvoiceLine
+		for _, a := range lineAssocs[o.ID] {
+			li, ok := lineItems[a.ID]
+			if !ok {
+				continue
+			}
+			line, err := hubspotLine(li)
+			if err != nil {
+				return nil, syncerr.Permanent(syncerr.CodeValidation, fmt.Errorf("invoice %s: %w", o.ID, err))
+			}
+			lines = append(lines, line)
+		}
+		related := map[string][]string{}
+		for _, a := range contactAssocs[o.ID] {
+			related[RelatedContactID] = append(related[RelatedContactID], a.ID)
+		}
+		r := hubspotRecord(streams.ObjectInvoice, o, related)
+		r.rec.Fields[record.FieldLines] = record.EncodeLines(lines)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RelatedContactID holds the ids of a HubSpot invoice's contacts.
+const RelatedContactID = "contact.id"
+
+// hubspotLine reads a line item; HubSpot sends numbers as text.
+func hubspotLine(li hubspot.Object) (record.InvoiceLine, error) {
+	amount := func(prop, def string) (money.Amount, error) {
+		v := li.Prop(prop)
+		if v == "" {
+			v = def
+		}
+		a, err := money.Parse(v)
+		if err != nil {
+			return money.Zero, fmt.Errorf("line item %s: %s: %w", li.ID, prop, err)
+		}
+		return a, nil
+	}
+	qty, err := amount(hubspot.PropQuantity, "1")
+	if err != nil {
+		return record.InvoiceLine{}, err
+	}
+	price, err := amount(hubspot.PropPrice, "0")
+	if err != nil {
+		return record.InvoiceLine{}, err
+	}
+	total := qty.Mul(price).Round2()
+	if li.Prop(hubspot.PropAmount) != "" {
+		if total, err = amount(hubspot.PropAmount, ""); err != nil {
+			return record.InvoiceLine{}, err
+		}
+	}
+	return record.InvoiceLine{Item: li.Prop(hubspot.PropProductID), Name: li.Prop(hubspot.PropName),
+		Description: li.Prop(hubspot.PropDescription), Qty: qty, UnitPrice: price, Amount: total}, nil
 }

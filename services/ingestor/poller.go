@@ -457,7 +457,7 @@ func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Co
 	if err != nil {
 		return err
 	}
-	if n, err := cl.Count(ctx, t.reader.qboEntity, everyActive); err == nil {
+	if n, err := cl.Count(ctx, t.reader.qboEntity, t.reader.qboWhere); err == nil {
 		prog.Total = n
 	}
 	report(false)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -419,19 +420,24 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	var prog struct {
 		Backfills []struct {
 			System string `json:"system"`
+			Object string `json:"object"`
 			Done   int    `json:"done"`
 			Total  int    `json:"total"`
 		} `json:"backfills"`
 	}
 	_ = json.NewDecoder(presp.Body).Decode(&prog)
 	presp.Body.Close()
-	if len(prog.Backfills) != 2 {
-		t.Fatalf("progress %+v", prog)
-	}
+	// Contacts both ways; products and invoices QBO -> HubSpot (P6 defaults).
+	var sides []string
 	for _, b := range prog.Backfills {
+		sides = append(sides, b.Object+"/"+b.System)
 		if b.Total == 0 || b.Done != b.Total {
-			t.Errorf("backfill of %s: %d of %d", b.System, b.Done, b.Total)
+			t.Errorf("backfill of %s %s: %d of %d", b.Object, b.System, b.Done, b.Total)
 		}
+	}
+	sort.Strings(sides)
+	if strings.Join(sides, " ") != "contact/hubspot contact/qbo invoice/qbo product/qbo" {
+		t.Fatalf("backfills %v", sides)
 	}
 	pending := backfillPending()
 	t.Logf("new contact in QBO after %v, %d first-sync records still to write", time.Since(start), pending)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -41,6 +42,9 @@ type Config struct {
 	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=2"`
 	// MaxAttempts before a transient failure is dead-lettered.
 	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
+	// DependencyWait is how long an invoice waits for its customer or its
+	// products to sync before it fails with DEPENDENCY_MISSING.
+	DependencyWait time.Duration `env:"WRITER_DEPENDENCY_WAIT, default=1h"`
 }
 
 // Stage names the writer in activity rows and dead letters.
@@ -56,7 +60,8 @@ type Service struct {
 
 // New builds the stage on the durable writer consumers, one per lane.
 func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
-	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now}
+	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now,
+		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{}}
 	live, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
 	if err != nil {
@@ -83,6 +88,10 @@ type handler struct {
 	clients  *clients.Factory
 	activity *activity.Publisher
 	now      func() time.Time
+
+	dependencyWait time.Duration
+	propsMu        sync.Mutex
+	hubspotProps   map[string]bool // portals whose ledgersync invoice properties exist
 }
 
 // written is the result of one remote write.
@@ -130,16 +139,28 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		w, err = h.writeItem(ctx, conn, l, r)
 	case in.Object == streams.ObjectProduct:
 		w, err = h.writeProduct(ctx, conn, l, r)
+	case in.Object == streams.ObjectInvoice && target == streams.SystemHubSpot:
+		w, err = h.writeHubSpotInvoice(ctx, conn, l, r)
 	default:
 		return nil, syncerr.Permanentf(mapping.CodeObjectNotSupported, "%s records are not written by this version", in.Object)
+	}
+	if syncerr.IsWaiting(err) {
+		// Visible while it lasts; the final outcome replaces this row.
+		ev.Outcome, ev.ErrorCode, ev.ErrorMessage = activity.OutcomeWaiting, string(syncerr.CodeOf(err)), err.Error()
+		if perr := h.publish(ctx, ev); perr != nil {
+			return nil, perr
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	// What the target will send back when it echoes this write, mapped the
 	// way the transformer will map it.
-	echo, err := mapping.Record(conn.Object(in.Object), in.Object, in.Source, record.Ingested{Fields: w.fields})
-	if err != nil {
+	echoHash := ""
+	switch echo, err := mapping.Record(conn.Object(in.Object), in.Object, in.Source, record.Ingested{Fields: w.fields}); {
+	case err == nil:
+		echoHash = echo.Hash
+	case syncerr.CodeOf(err) != mapping.CodeObjectNotSupported: // no way back means nothing can echo
 		return nil, err
 	}
 	archived := r.Action == record.ActionArchive
@@ -147,7 +168,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		t := l.Sides[target]
 		t.ID, t.WrittenAt, t.Archived = w.id, h.now().UTC(), archived
 		if !archived {
-			t.Hash = echo.Hash
+			t.Hash = echoHash
 		}
 		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
 		l.Sides[target] = t

@@ -597,7 +597,11 @@ func (s *Server) seedDemo(rm *realm, accID map[string]string, mk func(string, ma
 		if s.cfg.CustomTxnNumbers.On() {
 			obj["DocNumber"] = fmt.Sprintf("INV-%04d", 1000+docN)
 		}
+		// Made on its transaction date, as in a company with a history: a
+		// sync set up today leaves the old invoices out (P6 defaults).
+		oc.now = now.AddDate(0, 0, -p.daysAgo)
 		res, f := rm.create(entInvoice, obj, oc)
+		oc.now = now
 		if f != nil {
 			return fmt.Errorf("demo invoice %d: %w", ev.idx, f)
 		}

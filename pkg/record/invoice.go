@@ -1,0 +1,59 @@
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/ledgersync/ledgersync/pkg/money"
+)
+
+// FieldVoided is "true" on a voided QBO invoice (QBO keeps it, zeroed,
+// with a "Voided" note).
+const FieldVoided = "voided"
+
+// FieldLines is the field that carries an invoice's sales lines, as JSON
+// ([]InvoiceLine): the flat field map has no arrays.
+const FieldLines = "lines"
+
+// InvoiceLine is one sales line of an invoice in terms both sides share.
+// Item is the product or item id on the side the line comes from; the
+// writer turns it into the other side's id through the product links.
+type InvoiceLine struct {
+	Item        string       `json:"item,omitempty"`
+	Name        string       `json:"name,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Qty         money.Amount `json:"qty"`
+	UnitPrice   money.Amount `json:"unit_price"`
+	Amount      money.Amount `json:"amount"`
+	ServiceDate string       `json:"service_date,omitempty"`
+}
+
+// EncodeLines is the FieldLines value of lines.
+func EncodeLines(lines []InvoiceLine) string {
+	if lines == nil {
+		lines = []InvoiceLine{}
+	}
+	b, _ := json.Marshal(lines) // plain values: cannot fail
+	return string(b)
+}
+
+// DecodeLines reads a FieldLines value ("" is no lines).
+func DecodeLines(s string) ([]InvoiceLine, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var lines []InvoiceLine
+	if err := json.Unmarshal([]byte(s), &lines); err != nil {
+		return nil, fmt.Errorf("invoice lines: %w", err)
+	}
+	return lines, nil
+}
+
+// Total is the sum of the lines' amounts.
+func Total(lines []InvoiceLine) money.Amount {
+	t := money.Zero
+	for _, l := range lines {
+		t = t.Add(l.Amount)
+	}
+	return t
+}

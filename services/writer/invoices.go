@@ -1,0 +1,317 @@
+package writer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/record"
+	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/services/transformer"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// CodeDependencyMissing: an invoice's customer or product has not synced
+// within WRITER_DEPENDENCY_WAIT; while it waits the record shows as
+// waiting with this code.
+const CodeDependencyMissing syncerr.Code = "DEPENDENCY_MISSING"
+
+// waitStep is how soon a waiting invoice looks again for its dependency.
+const waitStep = 5 * time.Second
+
+// HubSpot's association type ids (HUBSPOT_DEFINED) used for invoices.
+const (
+	assocInvoiceToContact  = 177
+	assocInvoiceToCompany  = 179
+	assocLineItemToInvoice = 410
+)
+
+func hubspotDefined(typeID int) []hubspot.AssociationSpec {
+	return []hubspot.AssociationSpec{{Category: hubspot.CategoryHubSpot, TypeID: typeID}}
+}
+
+// invoiceProperties are ledgersync's own invoice properties (see
+// mapping.PropInvoiceTotal): HubSpot computes its amounts from line items
+// and lets no app record payments.
+var invoiceProperties = []hubspot.Property{
+	{Name: mapping.PropInvoiceTotal, Label: "QuickBooks total", Type: "number", FieldType: "number"},
+	{Name: mapping.PropInvoiceBalance, Label: "QuickBooks balance due", Type: "number", FieldType: "number"},
+	{Name: mapping.PropInvoiceAmountPaid, Label: "QuickBooks amount paid", Type: "number", FieldType: "number"},
+	{Name: mapping.PropInvoicePaymentStatus, Label: "QuickBooks payment status", Type: "enumeration", FieldType: "select",
+		Options: []hubspot.PropertyOption{{Label: "Unpaid", Value: mapping.PaymentUnpaid}, {Label: "Partially paid", Value: mapping.PaymentPartiallyPaid},
+			{Label: "Paid", Value: mapping.PaymentPaid}, {Label: "Voided", Value: mapping.PaymentVoided}}},
+	{Name: mapping.PropInvoiceQBONumber, Label: "QuickBooks invoice number", Type: "string", FieldType: "text"},
+}
+
+var ledgersyncGroup = hubspot.PropertyGroup{Name: "ledgersync", Label: "QuickBooks (ledgersync)"}
+
+// ensureInvoiceProperties creates ledgersync's invoice properties in the
+// portal once per process.
+func (h *handler) ensureInvoiceProperties(ctx context.Context, cl *hubspot.Client, portal string) error {
+	h.propsMu.Lock()
+	done := h.hubspotProps[portal]
+	h.propsMu.Unlock()
+	if done {
+		return nil
+	}
+	for _, p := range invoiceProperties {
+		p.GroupName = ledgersyncGroup.Name
+		if _, err := cl.EnsureProperty(ctx, hubspot.Invoices, p, &ledgersyncGroup); err != nil {
+			return err
+		}
+	}
+	h.propsMu.Lock()
+	h.hubspotProps[portal] = true
+	h.propsMu.Unlock()
+	return nil
+}
+
+// writeHubSpotInvoice creates or updates the HubSpot invoice of a QBO
+// invoice: its line items tied to the synced products, its contact (the
+// one linked to the QBO customer) and that contact's primary company
+// (P12), amounts and status. A deleted QBO invoice voids it.
+func (h *handler) writeHubSpotInvoice(ctx context.Context, conn connection.Connection, l links.Link, r record.Resolved) (written, error) {
+	cl, err := h.clients.HubSpot(conn)
+	if err != nil {
+		return written{}, syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
+	}
+	if err := h.ensureInvoiceProperties(ctx, cl, conn.HubSpot.PortalID); err != nil {
+		return written{}, err
+	}
+	id := l.Sides[streams.SystemHubSpot].ID
+	if r.Action == record.ActionArchive {
+		return h.voidHubSpotInvoice(ctx, cl, id)
+	}
+	contactID, err := h.hubspotContactOf(ctx, conn, r.Fields[mapping.FieldInvoiceCustomer])
+	if err != nil {
+		return written{}, err
+	}
+	lines, err := record.DecodeLines(r.Fields[record.FieldLines])
+	if err != nil {
+		return written{}, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	inputs := make([]hubspot.CreateInput, 0, len(lines))
+	for _, line := range lines {
+		productID, err := h.hubspotProductOf(ctx, conn, line.Item)
+		if err != nil {
+			return written{}, err
+		}
+		props := map[string]string{hubspot.PropName: firstNonEmpty(line.Name, line.Description, "Line"),
+			hubspot.PropQuantity: line.Qty.String(), hubspot.PropPrice: line.UnitPrice.String()}
+		if line.Description != "" {
+			props[hubspot.PropDescription] = line.Description
+		}
+		if productID != "" {
+			props[hubspot.PropProductID] = productID
+		}
+		inputs = append(inputs, hubspot.CreateInput{Properties: props})
+	}
+	props := map[string]string{}
+	for k, v := range r.Fields {
+		if v != "" && !strings.HasPrefix(k, "_") && k != record.FieldLines {
+			props[k] = v
+		}
+	}
+	voided := r.Fields[mapping.FieldInvoiceVoided] == "true"
+	if id == "" && r.MatchKey != "" {
+		// A retried create, or a link lost: the invoice that already
+		// carries this QBO id is ours.
+		page, err := cl.Search(ctx, hubspot.Invoices, hubspot.SearchRequest{Limit: 1, FilterGroups: []hubspot.FilterGroup{{Filters: []hubspot.Filter{
+			{PropertyName: "hs_external_invoice_id", Operator: hubspot.OpEQ, Value: r.Fields["hs_external_invoice_id"]}}}}})
+		if err != nil {
+			return written{}, err
+		}
+		if len(page.Results) > 0 {
+			id = page.Results[0].ID
+		}
+	}
+	created := id == ""
+	var out *hubspot.Object
+	status := "draft" // what HubSpot creates; its create answer may not say so
+	if created {
+		if out, err = cl.Create(ctx, hubspot.Invoices, props, hubspot.AssociationInput{ToID: contactID, Types: hubspotDefined(assocInvoiceToContact)}); err != nil {
+			return written{}, err
+		}
+		id = out.ID
+		if company, ok, err := cl.PrimaryCompany(ctx, contactID); err != nil {
+			return written{}, err
+		} else if ok {
+			if err := cl.Associate(ctx, hubspot.Invoices, id, hubspot.Companies, company, hubspotDefined(assocInvoiceToCompany)...); err != nil {
+				return written{}, err
+			}
+		}
+		if err := createLineItems(ctx, cl, id, inputs); err != nil {
+			return written{}, err
+		}
+	} else {
+		cur, err := cl.Get(ctx, hubspot.Invoices, id, []string{hubspot.PropInvoiceStatus}, nil)
+		if err != nil {
+			return written{}, err
+		}
+		if status = cur.Prop(hubspot.PropInvoiceStatus); status == "draft" {
+			if err := replaceLineItems(ctx, cl, id, inputs); err != nil {
+				return written{}, err
+			}
+		}
+		if out, err = cl.Update(ctx, hubspot.Invoices, id, props); err != nil {
+			return written{}, err
+		}
+	}
+	if out, err = moveInvoiceStatus(ctx, cl, out, status, len(inputs), voided); err != nil {
+		return written{}, err
+	}
+	fields := map[string]string{}
+	for k, v := range out.Properties {
+		fields[k] = v
+	}
+	for k, v := range props {
+		fields[k] = v
+	}
+	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}, nil
+}
+
+// moveInvoiceStatus opens a draft (HubSpot needs its contact and a line
+// item for that) and voids an open invoice the QBO side voided.
+func moveInvoiceStatus(ctx context.Context, cl *hubspot.Client, inv *hubspot.Object, status string, lineCount int, voided bool) (*hubspot.Object, error) {
+	var err error
+	if status == "draft" && lineCount > 0 {
+		if inv, err = cl.Update(ctx, hubspot.Invoices, inv.ID, map[string]string{hubspot.PropInvoiceStatus: "open"}); err != nil {
+			return nil, err
+		}
+		status = "open"
+	}
+	if voided && status == "open" {
+		return cl.Update(ctx, hubspot.Invoices, inv.ID, map[string]string{hubspot.PropInvoiceStatus: "voided"})
+	}
+	return inv, nil
+}
+
+// voidHubSpotInvoice is what a QBO deletion does to the HubSpot invoice:
+// HubSpot deletes drafts only, so an open invoice is voided.
+func (h *handler) voidHubSpotInvoice(ctx context.Context, cl *hubspot.Client, id string) (written, error) {
+	cur, err := cl.Get(ctx, hubspot.Invoices, id, []string{hubspot.PropInvoiceStatus}, nil)
+	if err != nil {
+		return written{}, err
+	}
+	props := map[string]string{mapping.PropInvoicePaymentStatus: mapping.PaymentVoided}
+	switch cur.Prop(hubspot.PropInvoiceStatus) {
+	case "draft":
+		if err := cl.Archive(ctx, hubspot.Invoices, id); err != nil {
+			return written{}, err
+		}
+		return written{id: id, version: h.now().UnixMilli(), fields: map[string]string{}}, nil
+	case "open":
+		props[hubspot.PropInvoiceStatus] = "voided"
+	}
+	out, err := cl.Update(ctx, hubspot.Invoices, id, props)
+	if err != nil {
+		return written{}, err
+	}
+	return written{id: id, version: out.UpdatedAt.UnixMilli(), fields: out.Properties}, nil
+}
+
+func createLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string, inputs []hubspot.CreateInput) error {
+	if len(inputs) == 0 {
+		return nil
+	}
+	for i := range inputs {
+		inputs[i].Associations = []hubspot.AssociationInput{{ToID: invoiceID, Types: hubspotDefined(assocLineItemToInvoice)}}
+	}
+	res, err := cl.BatchCreate(ctx, hubspot.LineItems, inputs)
+	if err != nil {
+		return err
+	}
+	for _, e := range res.Errors {
+		return e.Err
+	}
+	return nil
+}
+
+// replaceLineItems swaps a draft invoice's line items for inputs.
+func replaceLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string, inputs []hubspot.CreateInput) error {
+	old, err := cl.Associations(ctx, hubspot.Invoices, invoiceID, hubspot.LineItems)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(old))
+	for _, a := range old {
+		ids = append(ids, a.ID)
+	}
+	if len(ids) > 0 {
+		if err := cl.BatchArchive(ctx, hubspot.LineItems, ids); err != nil {
+			return err
+		}
+	}
+	return createLineItems(ctx, cl, invoiceID, inputs)
+}
+
+// hubspotContactOf is the HubSpot contact linked to a QBO customer; an
+// invoice whose customer has not synced yet waits for it (bounded).
+func (h *handler) hubspotContactOf(ctx context.Context, conn connection.Connection, customerID string) (string, error) {
+	if customerID == "" {
+		return "", syncerr.Permanentf(syncerr.CodeValidation, "the QBO invoice has no customer")
+	}
+	l, ok, err := h.links.Of(ctx, conn.ID, streams.ObjectContact, streams.SystemQBO, customerID)
+	if err != nil {
+		return "", syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	if id := l.Sides[streams.SystemHubSpot].ID; ok && id != "" {
+		return id, nil
+	}
+	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+		"waiting for QBO customer %s to sync to HubSpot as a contact; if it never does, check the contact sync's direction and filters", customerID))
+}
+
+// hubspotProductOf is the HubSpot product linked to a QBO item, or "" when
+// the item is not one the product sync moves (no SKU, product sync off):
+// its line is written without a product. An item the product sync will
+// move but has not yet makes the invoice wait (bounded).
+func (h *handler) hubspotProductOf(ctx context.Context, conn connection.Connection, itemID string) (string, error) {
+	if itemID == "" {
+		return "", nil
+	}
+	l, ok, err := h.links.Of(ctx, conn.ID, streams.ObjectProduct, streams.SystemQBO, itemID)
+	if err != nil {
+		return "", syncerr.Transient(syncerr.CodeUnavailable, err)
+	}
+	if id := l.Sides[streams.SystemHubSpot].ID; ok && id != "" && !l.Sides[streams.SystemHubSpot].Archived {
+		return id, nil
+	}
+	cl, err := h.clients.QBO(conn)
+	if err != nil {
+		return "", syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
+	}
+	item, err := cl.GetItem(ctx, itemID)
+	if syncerr.CodeOf(err) == qbo.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	fields, err := record.FlattenValue(item)
+	if err != nil {
+		return "", err
+	}
+	fields["Active"] = fmt.Sprint(item.IsActive())
+	res, err := transformer.Transform(conn, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: fields})
+	if err != nil || res.Out == nil || res.Out.Deleted {
+		return "", nil // the product sync leaves this item out: a plain line
+	}
+	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+		"waiting for QBO item %s to sync to HubSpot as a product", itemID))
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
