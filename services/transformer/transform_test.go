@@ -132,3 +132,34 @@ func TestProductsMatchOnSKUAndNeedOne(t *testing.T) {
 		t.Fatalf("an inactive item goes on as an archive: %+v %v", out, err)
 	}
 }
+
+// TestRecommendedOutgoingContactFilter: with P6's defaults a HubSpot
+// contact goes to QBO only when it bills: a non-draft invoice made in
+// HubSpot, and created after the setup date. The ingestor fills in the
+// invoice values (source "quickbooks" for invoices that mirror QBO ones).
+func TestRecommendedOutgoingContactFilter(t *testing.T) {
+	c := conn(nil)
+	after := setupAt.Add(time.Hour).Format(time.RFC3339)
+	contact := func(created string, statuses, sources []string) record.Ingested {
+		return record.Ingested{Fields: map[string]string{"email": "a@b.example", "firstname": "A", "lastname": "B", "createdate": created},
+			Related: map[string][]string{"invoices.hs_invoice_status": statuses, "invoices.hs_invoice_source": sources}}
+	}
+	for name, tc := range map[string]struct {
+		in   record.Ingested
+		pass bool
+	}{
+		"bills through a HubSpot invoice":    {contact(after, []string{"open"}, []string{"hubspot"}), true},
+		"only a draft":                       {contact(after, []string{"draft"}, []string{"hubspot"}), false},
+		"only invoices that came from QBO":   {contact(after, []string{"open"}, []string{"quickbooks"}), false},
+		"no invoice at all":                  {contact(after, nil, nil), false},
+		"created before the sync was set up": {contact(setupAt.Add(-time.Hour).Format(time.RFC3339), []string{"paid"}, []string{"hubspot"}), false},
+	} {
+		res, err := Transform(c, streams.ObjectContact, streams.SystemHubSpot, tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if (res.Out != nil) != tc.pass {
+			t.Errorf("%s: passed=%v, want %v (excluded by %q)", name, res.Out != nil, tc.pass, res.Excluded)
+		}
+	}
+}
