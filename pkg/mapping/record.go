@@ -25,6 +25,8 @@ func Record(settings connection.ObjectSettings, object streams.Object, target st
 		return product(settings, target, in)
 	case streams.ObjectInvoice:
 		return invoice(settings, target, in)
+	case streams.ObjectPayment:
+		return payment(target, in)
 	}
 	return nil, syncerr.Permanentf(CodeObjectNotSupported, "%s records are not mapped by this version", object)
 }
@@ -165,4 +167,48 @@ func orZero(s string) string {
 		return "0"
 	}
 	return s
+}
+
+// Payment fields for the writer: a QBO payment becomes a note on the
+// timeline of each paid invoice's deal and a line in the invoice's payment
+// log; the invoice's own sync carries the new balance.
+const (
+	FieldPaymentAmount = "_amount"
+	FieldPaymentDate   = "_date"
+	FieldPaymentMethod = "_method"
+	FieldPaymentRef    = "_reference"
+	FieldPaymentID     = "_id"
+)
+
+// PropInvoicePayments is ledgersync's payment log on a HubSpot invoice: one
+// line per QBO payment applied to it.
+const PropInvoicePayments = "ledgersync_payments"
+
+// payment maps a QBO payment for HubSpot. Payments move QBO -> HubSpot only.
+func payment(target streams.System, in record.Ingested) (*record.Transformed, error) {
+	if target != streams.SystemHubSpot {
+		return nil, syncerr.Permanentf(CodeObjectNotSupported, "payments sync from QBO to HubSpot only")
+	}
+	f := in.Fields
+	amount, err := money.Parse(orZero(f["TotalAmt"]))
+	if err != nil {
+		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("TotalAmt: %w", err))
+	}
+	apps, err := record.DecodeApplied(f[record.FieldApplied])
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	method := f["PaymentMethodRef.name"]
+	if method == "" {
+		method = f["PaymentMethodRef.value"]
+	}
+	currency := f["CurrencyRef.value"]
+	if currency == "" {
+		currency = "USD"
+	}
+	fields := map[string]string{FieldPaymentAmount: amount.StringFixed2(), FieldPaymentDate: f["TxnDate"], FieldPaymentMethod: method,
+		FieldPaymentRef: f["PaymentRefNum"], FieldPaymentID: f["Id"], record.FieldApplied: record.EncodeApplied(apps), "hs_currency": currency}
+	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
+	out.Hash = Hash(fields)
+	return out, nil
 }

@@ -57,3 +57,34 @@ func Total(lines []InvoiceLine) money.Amount {
 	}
 	return t
 }
+
+// FieldApplied is the field that carries a payment's applications to
+// invoices, as JSON ([]Application).
+const FieldApplied = "applied"
+
+// Application is part of a payment applied to one invoice.
+type Application struct {
+	Invoice string       `json:"invoice"` // the invoice id on the payment's side
+	Amount  money.Amount `json:"amount"`
+}
+
+// EncodeApplied is the FieldApplied value of apps.
+func EncodeApplied(apps []Application) string {
+	if apps == nil {
+		apps = []Application{}
+	}
+	b, _ := json.Marshal(apps) // plain values: cannot fail
+	return string(b)
+}
+
+// DecodeApplied reads a FieldApplied value.
+func DecodeApplied(s string) ([]Application, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var apps []Application
+	if err := json.Unmarshal([]byte(s), &apps); err != nil {
+		return nil, fmt.Errorf("payment applications: %w", err)
+	}
+	return apps, nil
+}

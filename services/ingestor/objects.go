@@ -40,7 +40,7 @@ type reader struct {
 }
 
 // readers lists the objects the ingestor reads, in a stable order.
-var readers = []*reader{contactReader, productReader, invoiceReader}
+var readers = []*reader{contactReader, productReader, invoiceReader, paymentReader}
 
 // readerOf returns the reader of object, or nil.
 func readerOf(object streams.Object) *reader {
@@ -365,4 +365,56 @@ func hubspotLine(li hubspot.Object) (record.InvoiceLine, error) {
 	}
 	return record.InvoiceLine{Item: li.Prop(hubspot.PropProductID), Name: li.Prop(hubspot.PropName),
 		Description: li.Prop(hubspot.PropDescription), Qty: qty, UnitPrice: price, Amount: total}, nil
+}
+
+// paymentReader reads QBO payments; payments sync from QBO only.
+var paymentReader = &reader{
+	object:    streams.ObjectPayment,
+	qboEntity: qbo.EntityPayment,
+	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
+		p, err := cl.GetPayment(ctx, id)
+		if err != nil {
+			return ingested{}, err
+		}
+		return paymentRecord(*p)
+	},
+	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
+		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityPayment, OrderBy: "Id", PageSize: 500}, func(p qbo.Payment) error {
+			r, err := paymentRecord(p)
+			if err != nil {
+				return err
+			}
+			return fn(r)
+		})
+	},
+	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
+		out := make([]ingested, 0, len(res.Payments))
+		for _, p := range res.Payments {
+			r, err := paymentRecord(p)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	},
+}
+
+// paymentRecord is a QBO payment with the invoices it pays under
+// record.FieldApplied.
+func paymentRecord(p qbo.Payment) (ingested, error) {
+	r, err := qboRecord(streams.ObjectPayment, p, p.ID, p.MetaData, p.SyncToken, true)
+	if err != nil {
+		return ingested{}, err
+	}
+	var applied []record.Application
+	for _, l := range p.Line {
+		for _, t := range l.LinkedTxn {
+			if t.TxnType == qbo.EntityInvoice {
+				applied = append(applied, record.Application{Invoice: t.TxnID, Amount: l.Amount})
+			}
+		}
+	}
+	r.rec.Fields[record.FieldApplied] = record.EncodeApplied(applied)
+	return r, nil
 }

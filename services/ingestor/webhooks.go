@@ -433,6 +433,9 @@ func (s *Service) handleNotice(ctx context.Context, connID string, n notice) err
 // type ("contact.propertyChange", or "object.creation" with a type id).
 func hubspotReaderOf(subscription, objectTypeID string) *reader {
 	for _, r := range readers {
+		if r.hsType == "" {
+			continue // an object read from QBO only
+		}
 		if strings.HasPrefix(subscription, r.hsPrefix) || (strings.HasPrefix(subscription, "object.") && objectTypeID == r.hsTypeID) {
 			return r
 		}

@@ -105,7 +105,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 	}
 	hsInvoice := func(qboID string) *hubspot.Object {
 		page, err := hs.Search(ctx, hubspot.Invoices, hubspot.SearchRequest{Properties: []string{"hs_invoice_status", "ledgersync_total",
-			"ledgersync_balance", "ledgersync_payment_status", "ledgersync_qbo_number", "hs_currency"},
+			"ledgersync_balance", "ledgersync_payment_status", "ledgersync_qbo_number", "hs_currency", "ledgersync_payments"},
 			FilterGroups: []hubspot.FilterGroup{{Filters: []hubspot.Filter{{PropertyName: "hs_external_invoice_id", Operator: hubspot.OpEQ, Value: qboID}}}}})
 		if err != nil || len(page.Results) != 1 {
 			return nil
@@ -170,6 +170,47 @@ func TestInvoicesFromQBO(t *testing.T) {
 	}
 	if c := byName["Consulting"]; c.Prop("hs_product_id") != "" || c.Prop("quantity") != "1.5" || c.Prop("price") != "150" {
 		t.Fatalf("Consulting line (no SKU, so no product): %+v", c.Properties)
+	}
+
+	// A partial payment in QBO: the invoice's balance and status follow
+	// and the deal's timeline gets a note; no second invoice appears (P17).
+	inv2, err := qc.CreateInvoice(ctx, &qbo.Invoice{CustomerRef: &qbo.Ref{Value: adaQBO.ID}, Line: []qbo.Line{line(consulting, "1", "150")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got2 *hubspot.Object
+	testutil.WaitFor(t, 60*time.Second, "the second invoice in HubSpot", func() bool {
+		got2 = hsInvoice(inv2.ID)
+		return got2 != nil && got2.Prop("hs_invoice_status") == "open"
+	})
+	deal, err := hs.Create(ctx, hubspot.Deals, map[string]string{"dealname": "Engines", "pipeline": "default", "dealstage": "appointmentscheduled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.AssociateDefault(ctx, hubspot.Invoices, got2.ID, hubspot.Deals, deal.ID); err != nil {
+		t.Fatal(err)
+	}
+	results, err := qc.Batch(ctx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{CustomerRef: &qbo.Ref{Value: adaQBO.ID}, TotalAmt: money.MustParse("100"),
+		TxnDate: time.Now().Format("2006-01-02"), PaymentRefNum: "CHK-1001",
+		Line: []qbo.PaymentLine{{Amount: money.MustParse("100"), LinkedTxn: []qbo.LinkedTxn{{TxnID: inv2.ID, TxnType: "Invoice"}}}}})})
+	if err != nil || results[0].Err != nil {
+		t.Fatalf("payment: %v %v", err, results)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the payment on the HubSpot invoice", func() bool {
+		got2 = hsInvoice(inv2.ID)
+		return got2 != nil && got2.Prop("ledgersync_payment_status") == "partially_paid" && got2.Prop("ledgersync_balance") == "50.00"
+	})
+	var notes []hubspot.Associated
+	testutil.WaitFor(t, 60*time.Second, "the payment note on the deal", func() bool {
+		notes, _ = hs.Associations(ctx, hubspot.Deals, deal.ID, hubspot.Notes)
+		return len(notes) == 1
+	})
+	note, err := hs.Get(ctx, hubspot.Notes, notes[0].ID, []string{"hs_note_body"}, nil)
+	if err != nil || !strings.Contains(note.Prop("hs_note_body"), "100.00 USD") || !strings.Contains(note.Prop("hs_note_body"), "CHK-1001") {
+		t.Fatalf("payment note: %+v %v", note, err)
+	}
+	if all, err := hs.List(ctx, hubspot.Invoices, hubspot.ListOptions{}); err != nil || len(all.Results) != 2 {
+		t.Fatalf("HubSpot invoices after the payment: %d (%v), want the 2 synced ones", len(all.Results), err)
 	}
 
 	// Voided in QBO, voided in HubSpot.

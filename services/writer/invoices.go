@@ -47,6 +47,7 @@ var invoiceProperties = []hubspot.Property{
 		Options: []hubspot.PropertyOption{{Label: "Unpaid", Value: mapping.PaymentUnpaid}, {Label: "Partially paid", Value: mapping.PaymentPartiallyPaid},
 			{Label: "Paid", Value: mapping.PaymentPaid}, {Label: "Voided", Value: mapping.PaymentVoided}}},
 	{Name: mapping.PropInvoiceQBONumber, Label: "QuickBooks invoice number", Type: "string", FieldType: "text"},
+	{Name: mapping.PropInvoicePayments, Label: "QuickBooks payments", Type: "string", FieldType: "textarea"},
 }
 
 var ledgersyncGroup = hubspot.PropertyGroup{Name: "ledgersync", Label: "QuickBooks (ledgersync)"}

@@ -141,6 +141,8 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		w, err = h.writeProduct(ctx, conn, l, r)
 	case in.Object == streams.ObjectInvoice && target == streams.SystemHubSpot:
 		w, err = h.writeHubSpotInvoice(ctx, conn, l, r)
+	case in.Object == streams.ObjectPayment && target == streams.SystemHubSpot:
+		w, err = h.writePaymentNotes(ctx, conn, r)
 	default:
 		return nil, syncerr.Permanentf(mapping.CodeObjectNotSupported, "%s records are not written by this version", in.Object)
 	}
