@@ -101,6 +101,9 @@ const (
 	// created from HubSpot products; empty: the company's "Sales of Product
 	// Income" account, else its first income account.
 	OptionItemIncomeAccount = "item_income_account"
+	// OptionCustomLineIncomeAccount: invoices, the QBO income account id of
+	// the "Custom line item" item (P10); empty: as OptionItemIncomeAccount.
+	OptionCustomLineIncomeAccount = "custom_line_income_account"
 	// OptionItemType: products, the QBO type of items created from HubSpot
 	// products: "NonInventory" (default) or "Service".
 	OptionItemType = "item_type"
@@ -178,7 +181,7 @@ func Recommended(object streams.Object, setupAt time.Time) ObjectSettings {
 				// The outgoing invoice filter is fixed (P6): only invoices made in HubSpot after setup.
 				HubSpotToQBO: {Locked: true, Groups: []filter.Group{{Conditions: []filter.Condition{
 					{Property: "hs_invoice_status", Op: filter.OpNotIn, Values: []string{"draft"}},
-					{Property: "hs_createdate", Op: filter.OpGte, Values: []string{setupDay}},
+					{Property: "createdate", Op: filter.OpGte, Values: []string{setupDay}},
 				}}}},
 			},
 			// A deleted QBO invoice voids its HubSpot invoice (HubSpot deletes drafts only).

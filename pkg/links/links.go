@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"strings"
 	"time"
 
 	json "github.com/goccy/go-json"
@@ -50,6 +51,13 @@ type Link struct {
 	MatchKey   string                  `json:"match_key,omitempty"`
 	Sides      map[streams.System]Side `json:"sides"`
 	UpdatedAt  time.Time               `json:"updated_at"`
+}
+
+// Origin is the system whose record the pair was first seen from (pairs
+// are named after it): for invoices, where the invoice was made.
+func (l Link) Origin() streams.System {
+	sys, _, _ := strings.Cut(l.Pair, "-")
+	return streams.System(sys)
 }
 
 // clone copies l deeply enough that editing the copy leaves l as it was.

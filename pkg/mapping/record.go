@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/money"
@@ -85,6 +86,7 @@ func product(settings connection.ObjectSettings, target streams.System, in recor
 const (
 	FieldInvoiceCustomer = "_customer" // the QBO customer id (P12: its contact and company)
 	FieldInvoiceVoided   = "_voided"   // "true": void the HubSpot invoice
+	FieldInvoiceTax      = "_tax"      // QBO's total tax (P14: tax added to a HubSpot invoice)
 )
 
 // ledgersync's own HubSpot invoice properties: HubSpot computes its
@@ -106,11 +108,11 @@ const (
 	PaymentVoided        = "voided"
 )
 
-// invoice maps a QBO invoice to a HubSpot invoice (P12). HubSpot -> QBO
-// invoices (P13, P14) are not mapped by this version.
+// invoice maps a QBO invoice to a HubSpot invoice (P12), or a HubSpot
+// invoice to a QBO invoice (P13).
 func invoice(settings connection.ObjectSettings, target streams.System, in record.Ingested) (*record.Transformed, error) {
 	if target == streams.SystemQBO {
-		return nil, syncerr.Permanentf(CodeObjectNotSupported, "invoices made in HubSpot are not written to QBO by this version")
+		return invoiceToQBO(settings, in)
 	}
 	fields, err := Apply(settings.Mappings, in.Fields, false)
 	if err != nil {
@@ -154,6 +156,9 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 	fields[PropInvoicePaymentStatus] = status
 	fields[record.FieldLines] = record.EncodeLines(lines)
 	fields[FieldInvoiceCustomer] = f["CustomerRef.value"]
+	if tax := f["TxnTaxDetail.TotalTax"]; tax != "" && tax != "0" {
+		fields[FieldInvoiceTax] = tax
+	}
 	if status == PaymentVoided {
 		fields[FieldInvoiceVoided] = "true"
 	}
@@ -209,6 +214,88 @@ func payment(target streams.System, in record.Ingested) (*record.Transformed, er
 	fields := map[string]string{FieldPaymentAmount: amount.StringFixed2(), FieldPaymentDate: f["TxnDate"], FieldPaymentMethod: method,
 		FieldPaymentRef: f["PaymentRefNum"], FieldPaymentID: f["Id"], record.FieldApplied: record.EncodeApplied(apps), "hs_currency": currency}
 	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
+	out.Hash = Hash(fields)
+	return out, nil
+}
+
+// Invoice fields for the QBO writer.
+const (
+	FieldInvoiceContact = "_contact" // the HubSpot contact id: its customer is the invoice's
+	// FieldCustomFieldPrefix + "1".."3" are QBO's custom fields (P5): map
+	// a HubSpot property to "CustomField.1" and so on.
+	FieldCustomFieldPrefix = "CustomField."
+	FieldInvoicePaid       = "_paid" // amount paid in HubSpot (P16)
+)
+
+// maxDocNumber is QBO's DocNumber limit.
+const maxDocNumber = 21
+
+// invoiceToQBO maps a HubSpot invoice for QBO: number with the prefix
+// (P13), dates, currency, lines (items are HubSpot product ids until the
+// writer finds their QBO items), the contact whose customer it bills, the
+// first three custom fields (P5) and what HubSpot says was paid (P16). An
+// invoice that mirrors a QBO invoice is skipped: QBO is its source (P14).
+func invoiceToQBO(settings connection.ObjectSettings, in record.Ingested) (*record.Transformed, error) {
+	f := in.Fields
+	out := &record.Transformed{Target: streams.SystemQBO, Deleted: in.Deleted}
+	if f["hs_external_invoice_id"] != "" {
+		out.Skip = "this invoice came from QBO; changes made to it in HubSpot do not go back (P14)"
+		return out, nil
+	}
+	fields, err := Apply(settings.Mappings, f, true)
+	if err != nil {
+		return nil, err
+	}
+	for k := range fields {
+		if strings.HasPrefix(k, FieldCustomFieldPrefix) {
+			if n := strings.TrimPrefix(k, FieldCustomFieldPrefix); n != "1" && n != "2" && n != "3" {
+				return nil, syncerr.Permanentf(CodeMappingType, "%s: QBO shows only custom fields 1 to 3 to apps", k)
+			}
+		}
+	}
+	prefix, ok := settings.Options[connection.OptionInvoicePrefix]
+	if !ok {
+		prefix = "INV-"
+	}
+	if number := f["hs_number"]; number != "" {
+		doc := prefix + number
+		if len(doc) > maxDocNumber {
+			return nil, syncerr.Permanentf(syncerr.CodeValidation, "invoice number %q is longer than QBO's %d characters; shorten the prefix", doc, maxDocNumber)
+		}
+		fields["DocNumber"] = doc
+	}
+	for qboField, hsProp := range map[string]string{"TxnDate": "hs_invoice_date", "DueDate": "hs_due_date"} {
+		if v := f[hsProp]; v != "" {
+			d, err := Normalize("date", v)
+			if err != nil {
+				return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("%s: %w", hsProp, err))
+			}
+			fields[qboField] = d
+		}
+	}
+	if c := f["hs_currency"]; c != "" {
+		fields["CurrencyRef.value"] = c
+	}
+	lines, err := record.DecodeLines(f[record.FieldLines])
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	fields[record.FieldLines] = record.EncodeLines(lines)
+	fields[FieldInvoiceContact] = in.First("contact.id")
+	switch paid := f["hs_amount_paid"]; {
+	case paid != "":
+		a, err := money.Parse(paid)
+		if err != nil {
+			return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("hs_amount_paid: %w", err))
+		}
+		if a.Sign() > 0 {
+			fields[FieldInvoicePaid] = a.StringFixed2()
+		}
+	case f["hs_invoice_status"] == "paid":
+		fields[FieldInvoicePaid] = record.Total(lines).StringFixed2()
+	}
+	out.Fields = fields
+	out.MatchKey = "hubspot:" + f["hs_object_id"]
 	out.Hash = Hash(fields)
 	return out, nil
 }

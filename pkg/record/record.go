@@ -55,6 +55,10 @@ type Transformed struct {
 	// our own write coming back (P18).
 	Hash    string `json:"hash"`
 	Deleted bool   `json:"deleted,omitempty"`
+	// Skip, when set, says why this record does not sync in this direction
+	// though the filters let it through (an invoice made in QBO changed in
+	// HubSpot: QBO is its source, P14).
+	Skip string `json:"skip,omitempty"`
 }
 
 // NormalizeSKU is the match key form of a SKU: QBO compares SKUs without

@@ -597,9 +597,11 @@ func TestOnlyOneInstancePolls(t *testing.T) {
 	cfg := h.config(300 * time.Millisecond)
 	a, stopA := h.start(cfg, false)
 	b, _ := h.start(cfg, false)
-	// Contacts two-way and products QBO -> HubSpot (the recommended defaults).
+	// Contacts two-way; products, invoices and payments QBO -> HubSpot (the
+	// recommended defaults).
 	keys := []string{ingestor.LeaseKey(connID, streams.SystemHubSpot, streams.ObjectContact), ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectContact),
-		ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectProduct)}
+		ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectProduct), ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectInvoice),
+		ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectPayment)}
 	holders := func() map[string]int {
 		n := map[string]int{}
 		for _, k := range append(a.Holding(), b.Holding()...) {

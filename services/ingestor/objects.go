@@ -211,8 +211,8 @@ func deletedRecord(object streams.Object, system streams.System, id string, at t
 var invoiceReader = &reader{
 	object: streams.ObjectInvoice, hsType: hubspot.Invoices, hsPrefix: "invoice.", hsTypeID: "0-53",
 	hsBaseProp: []string{hubspot.PropCurrency, hubspot.PropInvoiceStatus, hubspot.PropInvoiceDate, hubspot.PropDueDate,
-		hubspot.PropInvoiceNumber, hubspot.PropAmountBilled, hubspot.PropBalanceDue, propExternalInvoiceID,
-		"hs_createdate", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+		hubspot.PropInvoiceNumber, hubspot.PropAmountBilled, hubspot.PropAmountPaid, hubspot.PropBalanceDue, propExternalInvoiceID,
+		"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_purchase_order_number"},
 	hsEnrich:  enrichInvoices,
 	qboEntity: qbo.EntityInvoice,
 	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
@@ -251,22 +251,7 @@ func invoiceRecord(inv qbo.Invoice) (ingested, error) {
 	if err != nil {
 		return ingested{}, err
 	}
-	var lines []record.InvoiceLine
-	for _, l := range inv.Line {
-		d := l.SalesItemLineDetail
-		if l.DetailType != "SalesItemLineDetail" || d == nil {
-			continue // subtotals, discounts and descriptions are QBO's own
-		}
-		line := record.InvoiceLine{Description: l.Description, Qty: d.Qty, UnitPrice: d.UnitPrice, Amount: l.Amount, ServiceDate: d.ServiceDate}
-		if d.ItemRef != nil {
-			line.Item, line.Name = d.ItemRef.Value, d.ItemRef.Name
-		}
-		lines = append(lines, line)
-	}
-	r.rec.Fields[record.FieldLines] = record.EncodeLines(lines)
-	if strings.HasPrefix(inv.PrivateNote, "Voided") && inv.TotalAmt.IsZero() {
-		r.rec.Fields[record.FieldVoided] = "true"
-	}
+	record.AddQBOInvoiceFields(inv, r.rec.Fields)
 	return r, nil
 }
 

@@ -427,7 +427,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	}
 	_ = json.NewDecoder(presp.Body).Decode(&prog)
 	presp.Body.Close()
-	// Contacts both ways; products and invoices QBO -> HubSpot (P6 defaults).
+	// Contacts both ways; products, invoices and payments QBO -> HubSpot (P6 defaults).
 	var sides []string
 	for _, b := range prog.Backfills {
 		sides = append(sides, b.Object+"/"+b.System)
@@ -436,7 +436,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		}
 	}
 	sort.Strings(sides)
-	if strings.Join(sides, " ") != "contact/hubspot contact/qbo invoice/qbo product/qbo" {
+	if strings.Join(sides, " ") != "contact/hubspot contact/qbo invoice/qbo payment/qbo product/qbo" {
 		t.Fatalf("backfills %v", sides)
 	}
 	pending := backfillPending()

@@ -49,5 +49,8 @@ func Transform(conn connection.Connection, object streams.Object, source streams
 	if err != nil {
 		return Result{}, err
 	}
+	if out.Skip != "" {
+		return Result{Excluded: out.Skip}, nil
+	}
 	return Result{Out: out}, nil
 }

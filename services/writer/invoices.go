@@ -3,6 +3,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/mapping"
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -88,6 +90,9 @@ func (h *handler) writeHubSpotInvoice(ctx context.Context, conn connection.Conne
 	id := l.Sides[streams.SystemHubSpot].ID
 	if r.Action == record.ActionArchive {
 		return h.voidHubSpotInvoice(ctx, cl, id)
+	}
+	if l.Origin() == streams.SystemHubSpot {
+		return h.updateFromQBOEdit(ctx, cl, id, r)
 	}
 	contactID, err := h.hubspotContactOf(ctx, conn, r.Fields[mapping.FieldInvoiceCustomer])
 	if err != nil {
@@ -312,6 +317,90 @@ func firstNonEmpty(vals ...string) string {
 	for _, v := range vals {
 		if strings.TrimSpace(v) != "" {
 			return v
+		}
+	}
+	return ""
+}
+
+// updateFromQBOEdit takes a QBO edit of an invoice made in HubSpot back to
+// HubSpot (P14). Accepted: changes to fields, payments and credits, line
+// service dates. Refused with INVOICE_EDIT_NOT_ALLOWED: lines added or
+// removed, prices changed, a payment removed, tax added: HubSpot cannot
+// show them, so the invoice stops syncing until the QBO edit is undone.
+func (h *handler) updateFromQBOEdit(ctx context.Context, cl *hubspot.Client, id string, r record.Resolved) (written, error) {
+	qboLines, err := record.DecodeLines(r.Fields[record.FieldLines])
+	if err != nil {
+		return written{}, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	cur, err := cl.Get(ctx, hubspot.Invoices, id, []string{mapping.PropInvoiceAmountPaid}, nil)
+	if err != nil {
+		return written{}, err
+	}
+	refs, err := cl.Associations(ctx, hubspot.Invoices, id, hubspot.LineItems)
+	if err != nil {
+		return written{}, err
+	}
+	var hsLines []record.InvoiceLine
+	if len(refs) > 0 {
+		ids := make([]string, len(refs))
+		for i, a := range refs {
+			ids[i] = a.ID
+		}
+		res, err := cl.BatchRead(ctx, hubspot.LineItems, ids, hubspot.BatchReadOptions{Properties: []string{hubspot.PropQuantity, hubspot.PropPrice, hubspot.PropName}})
+		if err != nil {
+			return written{}, err
+		}
+		for _, li := range res.Results {
+			qty, _ := money.Parse(firstNonEmpty(li.Prop(hubspot.PropQuantity), "1"))
+			price, _ := money.Parse(firstNonEmpty(li.Prop(hubspot.PropPrice), "0"))
+			hsLines = append(hsLines, record.InvoiceLine{Qty: qty, UnitPrice: price, Amount: qty.Mul(price).Round2()})
+		}
+	}
+	if why := refusedEdit(hsLines, qboLines, r.Fields, cur.Prop(mapping.PropInvoiceAmountPaid)); why != "" {
+		return written{}, syncerr.Permanentf(CodeInvoiceEditNotAllowed, "this invoice was made in HubSpot and %s in QBO, which HubSpot cannot show; "+
+			"undo that edit in QBO (or make the change in HubSpot) and the invoice syncs again", why)
+	}
+	props := map[string]string{}
+	for _, k := range []string{"hs_due_date", mapping.PropInvoiceTotal, mapping.PropInvoiceBalance, mapping.PropInvoiceAmountPaid,
+		mapping.PropInvoicePaymentStatus, mapping.PropInvoiceQBONumber} {
+		if v := r.Fields[k]; v != "" {
+			props[k] = v
+		}
+	}
+	out, err := cl.Update(ctx, hubspot.Invoices, id, props)
+	if err != nil {
+		return written{}, err
+	}
+	// Only ledgersync's own properties changed: what the invoice maps to in
+	// QBO is as before, so the link keeps its hash and HubSpot's notice of
+	// this write is recognised as an echo.
+	return written{id: id, version: out.UpdatedAt.UnixMilli(), keepHash: true}, nil
+}
+
+// refusedEdit names what a QBO edit changed that P14 refuses, or "".
+func refusedEdit(hsLines, qboLines []record.InvoiceLine, qboFields map[string]string, hsPaid string) string {
+	if len(hsLines) != len(qboLines) {
+		return fmt.Sprintf("lines were added or removed (%d in HubSpot, %d in QBO)", len(hsLines), len(qboLines))
+	}
+	prices := func(lines []record.InvoiceLine) []string {
+		out := make([]string, len(lines))
+		for i, l := range lines {
+			out[i] = l.Qty.String() + "x" + l.UnitPrice.String()
+		}
+		sort.Strings(out)
+		return out
+	}
+	if hp, qp := prices(hsLines), prices(qboLines); strings.Join(hp, ",") != strings.Join(qp, ",") {
+		return "prices or quantities were changed"
+	}
+	if qboFields[mapping.FieldInvoiceTax] != "" {
+		return "tax was added"
+	}
+	if hsPaid != "" {
+		before, err1 := money.Parse(hsPaid)
+		now, err2 := money.Parse(firstNonEmpty(qboFields[mapping.PropInvoiceAmountPaid], "0"))
+		if err1 == nil && err2 == nil && now.Cmp(before) < 0 {
+			return "a payment was removed"
 		}
 	}
 	return ""

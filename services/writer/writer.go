@@ -100,6 +100,9 @@ type written struct {
 	version int64             // the target's version after the write (Unix ms)
 	fields  map[string]string // the target record after the write, flattened
 	created bool
+	// keepHash: the write changed nothing the other direction maps, so the
+	// hash stored for the target stays.
+	keepHash bool
 }
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
@@ -139,6 +142,8 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		w, err = h.writeItem(ctx, conn, l, r)
 	case in.Object == streams.ObjectProduct:
 		w, err = h.writeProduct(ctx, conn, l, r)
+	case in.Object == streams.ObjectInvoice && target == streams.SystemQBO:
+		w, err = h.writeQBOInvoice(ctx, conn, l, r)
 	case in.Object == streams.ObjectInvoice && target == streams.SystemHubSpot:
 		w, err = h.writeHubSpotInvoice(ctx, conn, l, r)
 	case in.Object == streams.ObjectPayment && target == streams.SystemHubSpot:
@@ -169,7 +174,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	_, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		t := l.Sides[target]
 		t.ID, t.WrittenAt, t.Archived = w.id, h.now().UTC(), archived
-		if !archived {
+		if !archived && !w.keepHash {
 			t.Hash = echoHash
 		}
 		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/money"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/testutil"
+	"github.com/ledgersync/ledgersync/streams"
+)
+
+// TestInvoicesFromHubSpot: with the invoice sync two-way, an invoice made
+// in HubSpot reaches QBO with the prefixed number (P13), its product line on
+// the linked item and its other line on "Custom line item", made once and
+// reused (P10), and a mapped custom field (P5). QBO edits to it: a new due
+// date comes back to HubSpot; an added line stops its sync with
+// INVOICE_EDIT_NOT_ALLOWED (P14). A company outside the US refuses HubSpot
+// invoices with TAX_REQUIRED (P15).
+func TestInvoicesFromHubSpot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ch := testutil.ClickHouse(t)
+	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	simEnv := map[string]string{
+		"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
+		"SIM_HUBSPOT_BURST_LIMIT": "2000", "SIM_HUBSPOT_DAILY_LIMIT": "1000000",
+		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + httpAddr + "/webhooks/hubspot",
+		"SIM_QBO_WEBHOOK_URL":     "http://" + httpAddr + "/webhooks/qbo", "SIM_QBO_WEBHOOK_DELAY": "200ms",
+	}
+	sims := startSyncd(t, "sim", copyEnv(simEnv, nil))
+	testutil.WaitFor(t, 20*time.Second, "simulators", func() bool { code, _ := sims.readyz(t); return code == 200 })
+	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc := qboClient(t, qboAddr)
+	grace, err := hs.Create(ctx, hubspot.Contacts, map[string]string{"email": "grace@navy.example", "firstname": "Grace", "lastname": "Hopper"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := qbo.All[qbo.Account](ctx, qc, qbo.Select{Entity: qbo.EntityAccount, Where: "AccountType = 'Income'"})
+	if err != nil || len(accounts) == 0 {
+		t.Fatalf("income accounts: %v", err)
+	}
+	compilerItem, err := qc.CreateItem(ctx, &qbo.Item{Name: "Compiler", Sku: "CMP-1", Type: "Service", UnitPrice: qbo.Price("500"), IncomeAccountRef: &qbo.Ref{Value: accounts[0].ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		st, _ := activity.Open(ch, logging.Discard())
+		rows, err := st.Conn().Query(ctx, "SELECT stage, source_system, outcome, error_code, error_message, hubspot_id, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
+		if err == nil {
+			for rows.Next() {
+				var a, b, c, d, e, f, g string
+				_ = rows.Scan(&a, &b, &c, &d, &e, &f, &g)
+				t.Log("activity:", a, b, c, d, e, f, g)
+			}
+		}
+	})
+	// Custom field 1 switched on for sales forms (P5).
+	enableCustomField1(t, qboAddr)
+
+	startSyncd(t, "all", copyEnv(simEnv, map[string]string{
+		"SYNC_HTTP_ADDR": httpAddr, "SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr, "SYNC_NATS_MONITOR_ADDR": "",
+		"CLICKHOUSE_ADDR": ch.Addr, "CLICKHOUSE_DATABASE": ch.Database,
+		"SYNC_ADMIN_TOKEN": "test-admin-token-0123456789", "SYNC_TOKEN_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SYNC_DEMO": "on", "QBO_WEBHOOK_VERIFIER": "sim-verifier", "HUBSPOT_CLIENT_ID": "sim-hs-client", "HUBSPOT_CLIENT_SECRET": "sim-hs-secret",
+		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret", "QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
+		"INGESTOR_POLL_INTERVAL": "2s",
+	}))
+	// Grace reaches QBO and the item reaches HubSpot as a product.
+	var compilerProduct string
+	testutil.WaitFor(t, 60*time.Second, "Grace in QBO and the Compiler product in HubSpot", func() bool {
+		found, _ := qbo.All[qbo.Customer](ctx, qc, qbo.Select{Entity: qbo.EntityCustomer, Where: "PrimaryEmailAddr = 'grace@navy.example'"})
+		page, err := hs.Search(ctx, hubspot.Products, hubspot.SearchRequest{FilterGroups: []hubspot.FilterGroup{{Filters: []hubspot.Filter{
+			{PropertyName: "hs_sku", Operator: hubspot.OpEQ, Value: "CMP-1"}}}}})
+		if err == nil && len(page.Results) == 1 {
+			compilerProduct = page.Results[0].ID
+		}
+		return len(found) == 1 && compilerProduct != ""
+	})
+
+	// The invoice sync two-way, prefix "HS-", the PO number into custom field 1.
+	settings := connection.Recommended(streams.ObjectInvoice, time.Now())
+	settings.Direction = connection.TwoWay
+	settings.Options[connection.OptionInvoicePrefix] = "HS-"
+	settings.Mappings = append(settings.Mappings, connection.Mapping{HubSpot: "hs_purchase_order_number", QBO: "CustomField.1", Type: "string", Enabled: true})
+	delete(settings.Filters, connection.HubSpotToQBO) // locked: kept as it is
+	body, _ := json.Marshal(map[string]any{"objects": map[streams.Object]connection.ObjectSettings{streams.ObjectInvoice: settings}})
+	req, _ := http.NewRequest(http.MethodPatch, "http://"+httpAddr+"/api/connections/demo", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PATCH the invoice sync two-way: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	makeInvoice := func(po string, lines ...map[string]string) *hubspot.Object {
+		t.Helper()
+		inv, err := hs.Create(ctx, hubspot.Invoices, map[string]string{"hs_currency": "USD", "hs_invoice_date": time.Now().Format("2006-01-02"),
+			"hs_purchase_order_number": po}, hubspot.AssociationInput{ToID: grace.ID, Types: []hubspot.AssociationSpec{{Category: hubspot.CategoryHubSpot, TypeID: 177}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inputs []hubspot.CreateInput
+		for _, l := range lines {
+			inputs = append(inputs, hubspot.CreateInput{Properties: l, Associations: []hubspot.AssociationInput{{ToID: inv.ID,
+				Types: []hubspot.AssociationSpec{{Category: hubspot.CategoryHubSpot, TypeID: 410}}}}})
+		}
+		if res, err := hs.BatchCreate(ctx, hubspot.LineItems, inputs); err != nil || len(res.Errors) > 0 {
+			t.Fatalf("line items: %v", err)
+		}
+		if _, err := hs.Update(ctx, hubspot.Invoices, inv.ID, map[string]string{"hs_invoice_status": "open"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := hs.Get(ctx, hubspot.Invoices, inv.ID, []string{"hs_number"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	qboInvoice := func(doc string) *qbo.Invoice {
+		found, err := qbo.All[qbo.Invoice](ctx, qc, qbo.Select{Entity: qbo.EntityInvoice, Where: "DocNumber = " + qbo.Quote(doc)})
+		if err != nil || len(found) != 1 {
+			return nil
+		}
+		return &found[0]
+	}
+	first := makeInvoice("PO-77",
+		map[string]string{"name": "Compiler", "hs_product_id": compilerProduct, "quantity": "2", "price": "500"},
+		map[string]string{"name": "Setup fee", "quantity": "1", "price": "99.95"})
+	doc := "HS-" + first.Prop("hs_number")
+	var got *qbo.Invoice
+	testutil.WaitFor(t, 60*time.Second, "the HubSpot invoice in QBO as "+doc, func() bool { got = qboInvoice(doc); return got != nil })
+	if got.TotalAmt.String() != "1099.95" || len(got.CustomField) == 0 || got.CustomField[0].StringValue != "PO-77" {
+		t.Fatalf("QBO invoice: total %s, custom fields %+v", got.TotalAmt, got.CustomField)
+	}
+	items := map[string]string{} // item id -> line amount
+	for _, l := range got.Line {
+		if l.SalesItemLineDetail != nil {
+			items[l.SalesItemLineDetail.ItemRef.Value] = l.Amount.String()
+		}
+	}
+	custom, err := qbo.All[qbo.Item](ctx, qc, qbo.Select{Entity: qbo.EntityItem, Where: "Name = 'Custom line item'"})
+	if err != nil || len(custom) != 1 {
+		t.Fatalf("custom line item: %v %v", custom, err)
+	}
+	if items[compilerItem.ID] != "1000" || items[custom[0].ID] != "99.95" {
+		t.Fatalf("lines on items %v (Compiler %s, Custom line item %s)", items, compilerItem.ID, custom[0].ID)
+	}
+	// A second invoice with an unmatched line reuses the custom line item.
+	second := makeInvoice("PO-78", map[string]string{"name": "Training", "quantity": "3", "price": "120"})
+	testutil.WaitFor(t, 60*time.Second, "the second invoice in QBO", func() bool { return qboInvoice("HS-"+second.Prop("hs_number")) != nil })
+	if n, err := qc.Count(ctx, qbo.EntityItem, "Name = 'Custom line item'"); err != nil || n != 1 {
+		t.Fatalf("%d custom line items, want 1 (%v)", n, err)
+	}
+
+	// QBO edits to the HubSpot invoice: a new due date is accepted...
+	due := time.Now().AddDate(0, 0, 45).Format("2006-01-02") // not the terms' default
+	got = qboInvoice(doc)
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: got.ID, SyncToken: got.SyncToken, DueDate: due}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the new due date in HubSpot", func() bool {
+		o, err := hs.Get(ctx, hubspot.Invoices, first.ID, []string{"hs_due_date"}, nil)
+		return err == nil && strings.HasPrefix(o.Prop("hs_due_date"), due)
+	})
+	// ...an added line is refused.
+	got = qboInvoice(doc)
+	extra := qbo.Line{DetailType: "SalesItemLineDetail", Amount: money.MustParse("50"),
+		SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: &qbo.Ref{Value: custom[0].ID}, Qty: money.MustParse("1"), UnitPrice: money.MustParse("50")}}
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: got.ID, SyncToken: got.SyncToken, Line: append(got.Line, extra)}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := activity.Open(ch, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testutil.WaitFor(t, 60*time.Second, "the added line refused with INVOICE_EDIT_NOT_ALLOWED", func() bool {
+		var n uint64
+		_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'
+			AND outcome = 'failed' AND error_code = 'INVOICE_EDIT_NOT_ALLOWED' AND qbo_id = ?`, got.ID).Scan(&n)
+		return n > 0
+	})
+	if refs, err := hs.Associations(ctx, hubspot.Invoices, first.ID, hubspot.LineItems); err != nil || len(refs) != 2 {
+		t.Fatalf("HubSpot invoice lines after the refused edit: %d (%v), want 2", len(refs), err)
+	}
+
+	// A company outside the US: HubSpot invoices fail with TAX_REQUIRED.
+	cresp, err := http.Post("http://"+qboAddr+"/_sim/realms/9130350000000001/country", "application/json", strings.NewReader(`{"country":"GB"}`))
+	if err != nil || cresp.StatusCode/100 != 2 {
+		t.Fatalf("set country: %v %v", cresp, err)
+	}
+	cresp.Body.Close()
+	third := makeInvoice("PO-79", map[string]string{"name": "Compiler", "hs_product_id": compilerProduct, "quantity": "1", "price": "500"})
+	testutil.WaitFor(t, 60*time.Second, "the invoice refused with TAX_REQUIRED", func() bool {
+		var n uint64
+		_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'
+			AND outcome = 'failed' AND error_code = 'TAX_REQUIRED' AND hubspot_id = ?`, third.ID).Scan(&n)
+		return n > 0
+	})
+}
+
+// enableCustomField1 switches QBO's first sales-form custom field on, as a
+// user does in QBO's settings.
+func enableCustomField1(t *testing.T, qboAddr string) {
+	t.Helper()
+	tok, err := (&oauth2.Config{ClientID: "sim-client", ClientSecret: "sim-secret",
+		Endpoint: oauth2.Endpoint{TokenURL: "http://" + qboAddr + "/oauth2/v1/tokens/bearer", AuthStyle: oauth2.AuthStyleInHeader}}).
+		TokenSource(context.Background(), &oauth2.Token{RefreshToken: "sim-refresh"}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, body string) map[string]any {
+		req, _ := http.NewRequest(method, "http://"+qboAddr+"/v3/company/9130350000000001/preferences", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("preferences %s: %d %v", method, resp.StatusCode, err)
+		}
+		return out
+	}
+	prefs := call(http.MethodGet, "")["Preferences"].(map[string]any)
+	call(http.MethodPost, `{"Id":"1","SyncToken":"`+prefs["SyncToken"].(string)+`","sparse":true,"SalesFormsPrefs":{"CustomField":[`+
+		`{"CustomField":[{"Name":"SalesFormsPrefs.UseSalesCustom1","Type":"BooleanType","BooleanValue":true}]},`+
+		`{"CustomField":[{"Name":"SalesFormsPrefs.SalesCustomName1","Type":"StringType","StringValue":"PO number"}]}]}}`)
+}
