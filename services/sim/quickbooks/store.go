@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ledgersync/ledgersync/pkg/money"
 )
 
 // Entity names as QBO spells them in JSON keys.
@@ -312,6 +314,18 @@ func ref(value, name string) map[string]any {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// mulCents is Qty × UnitPrice rounded to the cent in decimal, as QBO
+// computes it: in float64, 12.25 × 999.99 rounds a cent low.
+func mulCents(qty, price float64) float64 {
+	q, err1 := money.Parse(strconv.FormatFloat(qty, 'f', -1, 64))
+	p, err2 := money.Parse(strconv.FormatFloat(price, 'f', -1, 64))
+	if err1 != nil || err2 != nil {
+		return round2(qty * price) // beyond QBO's range; num() refuses such input first
+	}
+	f, _ := strconv.ParseFloat(q.Mul(p).Round2().String(), 64)
+	return f
+}
 
 func sliceOf(v any) []any {
 	s, _ := v.([]any)

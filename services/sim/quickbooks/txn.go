@@ -388,7 +388,7 @@ func lineAmount(lm, d, item map[string]any) (float64, *fault) {
 			return 0, validation("6070", "Amount is not equal to UnitPrice * Qty",
 				fmt.Sprintf("Amount is not equal to UnitPrice * Qty. Supplied value:%s", strconv.FormatFloat(amt, 'f', -1, 64)), "Line.Amount")
 		}
-		amt = qty * price
+		amt = mulCents(qty, price)
 	case hasAmt && hasPrice:
 		if price != 0 {
 			qty = amt / price
@@ -407,7 +407,7 @@ func lineAmount(lm, d, item map[string]any) (float64, *fault) {
 		if !hasPrice {
 			price, _ = num(item["UnitPrice"])
 		}
-		amt = qty * price
+		amt = mulCents(qty, price)
 	}
 	amt = round2(amt)
 	lm["Amount"] = amt
