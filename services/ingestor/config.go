@@ -36,7 +36,7 @@ type Config struct {
 	// bucket's TTL is 30 s) and how often a free one is tried.
 	LeaseRenew time.Duration `env:"INGESTOR_LEASE_RENEW, default=10s"`
 	// WebhookWorkers fetch records for webhook notices concurrently.
-	WebhookWorkers int `env:"INGESTOR_WEBHOOK_WORKERS, default=8"`
+	WebhookWorkers int `env:"INGESTOR_WEBHOOK_WORKERS, default=32"`
 	// WebhookQueue bounds the notices waiting for a worker; when full,
 	// deliveries are answered 503 and the sender retries.
 	WebhookQueue int `env:"INGESTOR_WEBHOOK_QUEUE, default=1000"`

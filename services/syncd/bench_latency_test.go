@@ -32,7 +32,6 @@ var (
 	latencyConnections = flag.Int("bench.latency-connections", 10, "connections in BenchmarkChangeLatency")
 	latencyRate        = flag.Int("bench.latency-rate", 20, "changes per second in BenchmarkChangeLatency")
 	latencyDuration    = flag.Duration("bench.latency-duration", 30*time.Second, "how long BenchmarkChangeLatency makes changes")
-	latencyWorkers     = flag.String("bench.latency-workers", "32", "WRITER_WORKERS and INGESTOR_WEBHOOK_WORKERS in BenchmarkChangeLatency")
 )
 
 // BenchmarkChangeLatency measures how long a change takes to reach the
@@ -103,9 +102,6 @@ func BenchmarkChangeLatency(b *testing.B) {
 		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret",
 		// Tokens live an hour: no refresh happens during the benchmark.
 		"QBO_TOKEN_URL": sides[0].qboURL + "/oauth2/v1/tokens/bearer",
-		// Ten connections' live changes: more concurrent fetches and writes
-		// than one connection needs (each waits on its own account's budget).
-		"WRITER_WORKERS": *latencyWorkers, "INGESTOR_WEBHOOK_WORKERS": *latencyWorkers,
 	})
 	nc, err := nats.Connect("nats://" + natsAddr)
 	testutil.WaitFor(b, 30*time.Second, "embedded NATS", func() bool {

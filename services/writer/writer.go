@@ -35,8 +35,10 @@ import (
 // Config of the writer target.
 type Config struct {
 	// Workers write at once per process; the accounts' rate budgets, not
-	// this number, bound the API calls.
-	Workers int `env:"WRITER_WORKERS, default=8"`
+	// this number, bound the API calls. A worker waiting on one account's
+	// budget holds its slot, so many connections need many workers: with 8,
+	// ten busy connections queued up to 20 s behind each other.
+	Workers int `env:"WRITER_WORKERS, default=32"`
 	// BackfillWorkers write first-sync records, in their own lane, so live
 	// changes keep most of each account's budget while a first sync runs.
 	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=2"`
