@@ -41,6 +41,7 @@ type Service struct {
 	stateKey []byte
 	now      func() time.Time
 	cursors  jetstream.KeyValue // first-sync progress; nil: not shown
+	qbo      QBOClients         // settings checks; nil: no warnings
 }
 
 // WithProgress lets the API show first-sync progress from the cursors bucket.
@@ -72,6 +73,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	admin("DELETE /api/connections/{id}", s.deleteConnection)
 	admin("GET /api/connections/{id}/health", s.health)
 	admin("GET /api/connections/{id}/progress", s.progress)
+	admin("GET /api/connections/{id}/warnings", s.warnings)
 	admin("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
 	admin("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or

@@ -210,6 +210,26 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 		t.Fatalf("set country: %v %v", cresp, err)
 	}
 	cresp.Body.Close()
+	// Setup warns about both QBO settings before anything fails (P13, P15).
+	setQBOPreferences(t, qboAddr, `"SalesFormsPrefs":{"CustomTxnNumbers":true}`)
+	wreq, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/connections/demo/warnings", nil)
+	wreq.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
+	wresp, err := http.DefaultClient.Do(wreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings struct {
+		Warnings []struct{ Code, Message string } `json:"warnings"`
+	}
+	_ = json.NewDecoder(wresp.Body).Decode(&warnings)
+	wresp.Body.Close()
+	codes := map[string]bool{}
+	for _, w := range warnings.Warnings {
+		codes[w.Code] = true
+	}
+	if !codes["TAX_REQUIRED"] || !codes["QBO_CUSTOM_TXN_NUMBERS"] || len(codes) != 2 {
+		t.Fatalf("setup warnings %+v", warnings)
+	}
 	third := makeInvoice("PO-79", map[string]string{"name": "Compiler", "hs_product_id": compilerProduct, "quantity": "1", "price": "500"})
 	testutil.WaitFor(t, 60*time.Second, "the invoice refused with TAX_REQUIRED", func() bool {
 		var n uint64
@@ -222,6 +242,14 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 // enableCustomField1 switches QBO's first sales-form custom field on, as a
 // user does in QBO's settings.
 func enableCustomField1(t *testing.T, qboAddr string) {
+	setQBOPreferences(t, qboAddr, `"SalesFormsPrefs":{"CustomField":[`+
+		`{"CustomField":[{"Name":"SalesFormsPrefs.UseSalesCustom1","Type":"BooleanType","BooleanValue":true}]},`+
+		`{"CustomField":[{"Name":"SalesFormsPrefs.SalesCustomName1","Type":"StringType","StringValue":"PO number"}]}]}`)
+}
+
+// setQBOPreferences sends a sparse preferences update (fields: the JSON
+// members to change), as a user changing QBO's settings.
+func setQBOPreferences(t *testing.T, qboAddr, fields string) {
 	t.Helper()
 	tok, err := (&oauth2.Config{ClientID: "sim-client", ClientSecret: "sim-secret",
 		Endpoint: oauth2.Endpoint{TokenURL: "http://" + qboAddr + "/oauth2/v1/tokens/bearer", AuthStyle: oauth2.AuthStyleInHeader}}).
@@ -246,7 +274,5 @@ func enableCustomField1(t *testing.T, qboAddr string) {
 		return out
 	}
 	prefs := call(http.MethodGet, "")["Preferences"].(map[string]any)
-	call(http.MethodPost, `{"Id":"1","SyncToken":"`+prefs["SyncToken"].(string)+`","sparse":true,"SalesFormsPrefs":{"CustomField":[`+
-		`{"CustomField":[{"Name":"SalesFormsPrefs.UseSalesCustom1","Type":"BooleanType","BooleanValue":true}]},`+
-		`{"CustomField":[{"Name":"SalesFormsPrefs.SalesCustomName1","Type":"StringType","StringValue":"PO number"}]}]}}`)
+	call(http.MethodPost, `{"Id":"1","SyncToken":"`+prefs["SyncToken"].(string)+`","sparse":true,`+fields+`}`)
 }

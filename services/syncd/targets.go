@@ -378,7 +378,8 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 	if err != nil {
 		return nil, err
 	}
-	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).Routes(a.mux)
+	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
+	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).Routes(a.mux)
 	return nil, nil
 }
 
