@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/links"
@@ -17,9 +19,6 @@ import (
 
 // Failure categories of invoices going to QBO.
 const (
-	// CodeTaxRequired: the QBO company is outside the US and requires tax
-	// on every invoice line, which HubSpot invoices cannot carry (P15).
-	CodeTaxRequired syncerr.Code = "TAX_REQUIRED"
 	// CodeInvoiceEditNotAllowed: a QBO edit to an invoice made in HubSpot
 	// that the sync cannot take back to HubSpot (P14).
 	CodeInvoiceEditNotAllowed syncerr.Code = "INVOICE_EDIT_NOT_ALLOWED"
@@ -39,13 +38,12 @@ func (h *handler) writeQBOInvoice(ctx context.Context, conn connection.Connectio
 	if err != nil {
 		return written{}, syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
 	}
-	info, err := cl.CompanyInfo(ctx)
+	country, err := h.companies.country(ctx, cl, h.now())
 	if err != nil {
 		return written{}, err
 	}
-	if !info.IsUS() {
-		return written{}, syncerr.Permanentf(CodeTaxRequired, "the QBO company (%s) requires tax on every invoice line and HubSpot invoices carry no tax: "+
-			"create this invoice in QBO and let it sync to HubSpot, or keep the invoice sync QBO -> HubSpot", info.Country)
+	if country != "" && country != "US" {
+		return written{}, taxRequired(country)
 	}
 	customerID, err := h.qboCustomerOf(ctx, conn, r.Fields[mapping.FieldInvoiceContact])
 	if err != nil {
@@ -87,6 +85,9 @@ func (h *handler) writeQBOInvoice(ctx context.Context, conn connection.Connectio
 		inv.ID, inv.SyncToken = cur.ID, cur.SyncToken
 		out, err = cl.UpdateInvoice(ctx, inv)
 	}
+	if syncerr.CodeOf(err) == qbo.CodeTaxRequired {
+		return written{}, taxRequired("outside the US") // the country changed since we last looked
+	}
 	if err != nil {
 		return written{}, err
 	}
@@ -99,6 +100,13 @@ func (h *handler) writeQBOInvoice(ctx context.Context, conn connection.Connectio
 	}
 	record.AddQBOInvoiceFields(*out, fields) // as the ingestor will read the echo
 	return written{id: out.ID, version: qbo.Version(out.MetaData, out.SyncToken).UnixMilli(), fields: fields, created: id == ""}, nil
+}
+
+// taxRequired is P15's failure: the company wants tax on every invoice
+// line and HubSpot invoices carry none.
+func taxRequired(country string) error {
+	return syncerr.Permanentf(qbo.CodeTaxRequired, "the QBO company (%s) requires tax on every invoice line and HubSpot invoices carry no tax: "+
+		"create this invoice in QBO and let it sync to HubSpot, or keep the invoice sync QBO -> HubSpot", country)
 }
 
 // recordHubSpotPayment records in QBO what HubSpot collected on the invoice
@@ -164,11 +172,15 @@ func (h *handler) qboItemOf(ctx context.Context, conn connection.Connection, cl 
 			return id, nil
 		}
 	}
+	if id, ok := h.companies.customLineItem(cl.RealmID(), h.now()); ok {
+		return id, nil
+	}
 	found, err := qbo.All[qbo.Item](ctx, cl, qbo.Select{Entity: qbo.EntityItem, Where: "Name = " + qbo.Quote(CustomLineItemName), PageSize: 1})
 	if err != nil {
 		return "", err
 	}
 	if len(found) > 0 {
+		h.companies.setCustomLineItem(cl.RealmID(), found[0].ID, h.now())
 		return found[0].ID, nil
 	}
 	settings := conn.Object(streams.ObjectInvoice)
@@ -185,7 +197,63 @@ func (h *handler) qboItemOf(ctx context.Context, conn connection.Connection, cl 
 	if err != nil {
 		return "", err
 	}
+	h.companies.setCustomLineItem(cl.RealmID(), item.ID, h.now())
 	return item.ID, nil
+}
+
+// companyCache keeps QBO company facts the invoice writer needs for every
+// invoice (the country, the "Custom line item" id) for a few minutes, so a
+// first sync of thousands of invoices does not spend its budget on them.
+type companyCache struct {
+	mu      sync.Mutex
+	entries map[string]companyFacts // realm id ->
+}
+
+type companyFacts struct {
+	country, customLine string
+	countryAt, lineAt   time.Time
+}
+
+const companyFactsTTL = 5 * time.Minute
+
+func (c *companyCache) country(ctx context.Context, cl *qbo.Client, now time.Time) (string, error) {
+	c.mu.Lock()
+	f := c.entries[cl.RealmID()]
+	c.mu.Unlock()
+	if !f.countryAt.IsZero() && now.Sub(f.countryAt) < companyFactsTTL {
+		return f.country, nil
+	}
+	info, err := cl.CompanyInfo(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]companyFacts{}
+	}
+	f = c.entries[cl.RealmID()]
+	f.country, f.countryAt = info.Country, now
+	c.entries[cl.RealmID()] = f
+	return info.Country, nil
+}
+
+func (c *companyCache) customLineItem(realm string, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.entries[realm]
+	return f.customLine, f.customLine != "" && now.Sub(f.lineAt) < companyFactsTTL
+}
+
+func (c *companyCache) setCustomLineItem(realm, id string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]companyFacts{}
+	}
+	f := c.entries[realm]
+	f.customLine, f.lineAt = id, now
+	c.entries[realm] = f
 }
 
 // checkCustomFields refuses values for custom field slots the company has

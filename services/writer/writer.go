@@ -94,6 +94,7 @@ type handler struct {
 	dependencyWait time.Duration
 	propsMu        sync.Mutex
 	hubspotProps   map[string]bool // portals whose ledgersync invoice properties exist
+	companies      companyCache    // QBO company facts read per invoice otherwise
 }
 
 // written is the result of one remote write.
