@@ -14,8 +14,8 @@ import (
 var (
 	requests = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "ledgersync_api_requests_total",
-		Help: "HTTP calls to the SaaS APIs by system and status code (0: no answer).",
-	}, []string{"system", "status"})
+		Help: "HTTP calls to the SaaS APIs by system, limit they count against (standard, search, batch) and status code (0: no answer).",
+	}, []string{"system", "kind", "status"})
 	seconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "ledgersync_api_request_seconds",
 		Help:    "Duration of HTTP calls to the SaaS APIs.",
@@ -23,9 +23,16 @@ var (
 	}, []string{"system"})
 )
 
-// Observe records one call to system that ended with status (0 when no
-// answer arrived) after d.
-func Observe(system string, status int, d time.Duration) {
-	requests.WithLabelValues(system, strconv.Itoa(status)).Inc()
+// Kinds of calls: each counts against its own limit.
+const (
+	KindStandard = "standard"
+	KindSearch   = "search" // HubSpot's search endpoints (5 per second)
+	KindBatch    = "batch"  // QBO's /batch (40 per minute)
+)
+
+// Observe records one call of kind to system that ended with status (0
+// when no answer arrived) after d.
+func Observe(system, kind string, status int, d time.Duration) {
+	requests.WithLabelValues(system, kind, strconv.Itoa(status)).Inc()
 	seconds.WithLabelValues(system).Observe(d.Seconds())
 }

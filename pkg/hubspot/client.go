@@ -253,6 +253,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // once sends one attempt.
+// metricKind is the limit a call of kind counts against.
+func metricKind(k Kind) string {
+	if k == KindSearch {
+		return apimetrics.KindSearch
+	}
+	return apimetrics.KindStandard
+}
+
 func (c *Client) once(ctx context.Context, r request, payload []byte) (response, error) {
 	kind := KindStandard
 	if r.search {
@@ -286,10 +294,10 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (response,
 	start := time.Now()
 	res, err := c.hc.Do(req)
 	if err != nil {
-		apimetrics.Observe("hubspot", 0, time.Since(start))
+		apimetrics.Observe("hubspot", metricKind(kind), 0, time.Since(start))
 		return response{}, c.transportError(ctx, r, err)
 	}
-	apimetrics.Observe("hubspot", res.StatusCode, time.Since(start))
+	apimetrics.Observe("hubspot", metricKind(kind), res.StatusCode, time.Since(start))
 	defer res.Body.Close()
 	raw, rerr := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	c.budget.Observe(res.StatusCode, res.Header, kind)

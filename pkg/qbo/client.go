@@ -206,6 +206,14 @@ type request struct {
 	batch     bool
 }
 
+// metricKind is the limit a request counts against.
+func metricKind(r request) string {
+	if r.batch {
+		return apimetrics.KindBatch
+	}
+	return apimetrics.KindStandard
+}
+
 func (r request) op() string {
 	return r.method + " " + r.entity
 }
@@ -329,10 +337,10 @@ func (c *Client) once(ctx context.Context, r request, attempt int) ([]byte, erro
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		apimetrics.Observe("qbo", 0, time.Since(start))
+		apimetrics.Observe("qbo", metricKind(r), 0, time.Since(start))
 		return nil, c.transportError(ctx, r, err)
 	}
-	apimetrics.Observe("qbo", resp.StatusCode, time.Since(start))
+	apimetrics.Observe("qbo", metricKind(r), resp.StatusCode, time.Since(start))
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	_ = resp.Body.Close()
 	release()

@@ -49,6 +49,10 @@ type Service struct {
 	clients *clients.Factory
 
 	queue chan notice
+	// queued holds the notices waiting in queue, so a burst of notices for
+	// one record makes one fetch.
+	queuedMu sync.Mutex
+	queued   map[string]bool
 
 	leaseMu sync.Mutex
 	held    map[string]bool // lease keys this instance holds
@@ -86,6 +90,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 		s.cfg.WebhookMaxAge = 5 * time.Minute
 	}
 	s.queue = make(chan notice, s.cfg.WebhookQueue)
+	s.queued = map[string]bool{}
 	crypt, err := tokens.NewCrypter(cfg.Keys)
 	if err != nil {
 		return nil, err

@@ -346,17 +346,51 @@ func (s *Service) rejectWebhook(w http.ResponseWriter, system streams.System, re
 
 // accept queues the notices and answers at once; when the queue is full
 // the delivery is answered 503 so the sender retries it.
+//
+// A notice for a record that already waits in the queue is dropped: the
+// queued one's fetch reads the record as it is then, which includes this
+// change. (An invoice associated with a contact makes HubSpot notify the
+// contact too: a first sync of many invoices would fetch each contact once
+// per invoice.)
 func (s *Service) accept(w http.ResponseWriter, notices []notice) {
 	for i, n := range notices {
+		if !s.markQueued(n) {
+			continue
+		}
 		select {
 		case s.queue <- n:
 		default:
+			s.unmarkQueued(n)
 			s.log.Warn("webhook queue full; asking the sender to retry", slog.Int("dropped", len(notices)-i))
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+func (n notice) queueKey() string {
+	return string(n.system) + "/" + n.account + "/" + string(n.reader.object) + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
+}
+
+// markQueued records n as queued; false: an equal notice already waits.
+func (s *Service) markQueued(n notice) bool {
+	s.queuedMu.Lock()
+	defer s.queuedMu.Unlock()
+	k := n.queueKey()
+	if s.queued[k] {
+		return false
+	}
+	s.queued[k] = true
+	return true
+}
+
+// unmarkQueued lets later notices of n's record queue again; a worker calls
+// it before fetching, so a change during the fetch is not lost.
+func (s *Service) unmarkQueued(n notice) {
+	s.queuedMu.Lock()
+	delete(s.queued, n.queueKey())
+	s.queuedMu.Unlock()
 }
 
 // webhookWorker fetches and publishes queued notices.
@@ -369,6 +403,7 @@ func (s *Service) webhookWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case n := <-s.queue:
+			s.unmarkQueued(n)
 			conns := s.connectionsFor(n.reader.object, n.system, n.account)
 			if len(conns) == 0 {
 				s.log.Debug("webhook notice for an account no connection ingests this object from", slog.String("system", string(n.system)),

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,9 +141,9 @@ func benchFirstSync(b *testing.B, n int, simExtra, syncExtra map[string]string) 
 	return firstSyncResult{records: n, failed: failed, elapsed: elapsed, perSecond: float64(written) / elapsed.Seconds()}
 }
 
-// apiCalls reads this process's ledgersync_api_requests_total for system:
-// all calls, and those refused with 429.
-func apiCalls(b *testing.B, system string) (all, throttled float64) {
+// apiCalls reads this process's ledgersync_api_requests_total for system
+// (and kinds, when given): all calls, and those refused with 429.
+func apiCalls(b *testing.B, system string, kinds ...string) (all, throttled float64) {
 	families, err := prometheus.DefaultGatherer.Gather()
 	if err != nil {
 		b.Fatal(err)
@@ -156,7 +157,7 @@ func apiCalls(b *testing.B, system string) (all, throttled float64) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["system"] != system {
+			if labels["system"] != system || (len(kinds) > 0 && !slices.Contains(kinds, labels["kind"])) {
 				continue
 			}
 			all += m.GetCounter().GetValue()

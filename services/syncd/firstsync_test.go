@@ -159,7 +159,7 @@ func copyEnv(base, extra map[string]string) map[string]string {
 	return out
 }
 
-func qboClient(t *testing.T, qboAddr string) *qbo.Client {
+func qboClient(t testing.TB, qboAddr string) *qbo.Client {
 	t.Helper()
 	tok, err := (&oauth2.Config{ClientID: "sim-client", ClientSecret: "sim-secret",
 		Endpoint: oauth2.Endpoint{TokenURL: "http://" + qboAddr + "/oauth2/v1/tokens/bearer", AuthStyle: oauth2.AuthStyleInHeader}}).
