@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -11,10 +10,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -30,30 +27,13 @@ import (
 // invoices with TAX_REQUIRED (P15).
 func TestInvoicesFromHubSpot(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ch := testutil.ClickHouse(t)
-	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
-	simEnv := map[string]string{
-		"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
-		"SIM_HUBSPOT_BURST_LIMIT": "2000", "SIM_HUBSPOT_DAILY_LIMIT": "1000000",
-		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + httpAddr + "/webhooks/hubspot",
-		"SIM_QBO_WEBHOOK_URL":     "http://" + httpAddr + "/webhooks/qbo", "SIM_QBO_WEBHOOK_DELAY": "200ms",
-	}
-	sims := startSyncd(t, "sim", copyEnv(simEnv, nil))
-	testutil.WaitFor(t, 20*time.Second, "simulators", func() bool { code, _ := sims.readyz(t); return code == 200 })
-	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	qc := qboClient(t, qboAddr)
+	d := newDemoSetup(t)
+	ctx, hs, qc := d.ctx, d.hs, d.qc
 	grace, err := hs.Create(ctx, hubspot.Contacts, map[string]string{"email": "grace@navy.example", "firstname": "Grace", "lastname": "Hopper"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	accounts, err := qbo.All[qbo.Account](ctx, qc, qbo.Select{Entity: qbo.EntityAccount, Where: "AccountType = 'Income'"})
-	if err != nil || len(accounts) == 0 {
-		t.Fatalf("income accounts: %v", err)
-	}
+	accounts := d.incomeAccounts()
 	compilerItem, err := qc.CreateItem(ctx, &qbo.Item{Name: "Compiler", Sku: "CMP-1", Type: "Service", UnitPrice: qbo.Price("500"), IncomeAccountRef: &qbo.Ref{Value: accounts[0].ID}})
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +43,7 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 		if !t.Failed() {
 			return
 		}
-		st, _ := activity.Open(ch, logging.Discard())
-		rows, err := st.Conn().Query(ctx, "SELECT stage, source_system, outcome, error_code, error_message, hubspot_id, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
+		rows, err := d.activity().Conn().Query(ctx, "SELECT stage, source_system, outcome, error_code, error_message, hubspot_id, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
 		if err == nil {
 			for rows.Next() {
 				var a, b, c, d, e, f, g string
@@ -74,16 +53,9 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 		}
 	})
 	// Custom field 1 switched on for sales forms (P5).
-	enableCustomField1(t, qboAddr)
+	enableCustomField1(t, d.qboAddr)
 
-	startSyncd(t, "all", copyEnv(simEnv, map[string]string{
-		"SYNC_HTTP_ADDR": httpAddr, "SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr, "SYNC_NATS_MONITOR_ADDR": "",
-		"CLICKHOUSE_ADDR": ch.Addr, "CLICKHOUSE_DATABASE": ch.Database,
-		"SYNC_ADMIN_TOKEN": "test-admin-token-0123456789", "SYNC_TOKEN_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"SYNC_DEMO": "on", "QBO_WEBHOOK_VERIFIER": "sim-verifier", "HUBSPOT_CLIENT_ID": "sim-hs-client", "HUBSPOT_CLIENT_SECRET": "sim-hs-secret",
-		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret", "QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
-		"INGESTOR_POLL_INTERVAL": "2s",
-	}))
+	d.start(nil)
 	// Grace reaches QBO and the item reaches HubSpot as a product.
 	var compilerProduct string
 	testutil.WaitFor(t, 60*time.Second, "Grace in QBO and the Compiler product in HubSpot", func() bool {
@@ -102,15 +74,7 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	settings.Options[connection.OptionInvoicePrefix] = "HS-"
 	settings.Mappings = append(settings.Mappings, connection.Mapping{HubSpot: "hs_purchase_order_number", QBO: "CustomField.1", Type: "string", Enabled: true})
 	delete(settings.Filters, connection.HubSpotToQBO) // locked: kept as it is
-	body, _ := json.Marshal(map[string]any{"objects": map[streams.Object]connection.ObjectSettings{streams.ObjectInvoice: settings}})
-	req, _ := http.NewRequest(http.MethodPatch, "http://"+httpAddr+"/api/connections/demo", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PATCH the invoice sync two-way: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	d.setObject(streams.ObjectInvoice, settings)
 
 	makeInvoice := func(po string, lines ...map[string]string) *hubspot.Object {
 		t.Helper()
@@ -189,11 +153,7 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: got.ID, SyncToken: got.SyncToken, Line: append(got.Line, extra)}); err != nil {
 		t.Fatal(err)
 	}
-	store, err := activity.Open(ch, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := d.activity()
 	testutil.WaitFor(t, 60*time.Second, "the added line refused with INVOICE_EDIT_NOT_ALLOWED", func() bool {
 		var n uint64
 		_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'
@@ -205,15 +165,15 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	}
 
 	// A company outside the US: HubSpot invoices fail with TAX_REQUIRED.
-	cresp, err := http.Post("http://"+qboAddr+"/_sim/realms/9130350000000001/country", "application/json", strings.NewReader(`{"country":"GB"}`))
+	cresp, err := http.Post("http://"+d.qboAddr+"/_sim/realms/9130350000000001/country", "application/json", strings.NewReader(`{"country":"GB"}`))
 	if err != nil || cresp.StatusCode/100 != 2 {
 		t.Fatalf("set country: %v %v", cresp, err)
 	}
 	cresp.Body.Close()
 	// Setup warns about both QBO settings before anything fails (P13, P15).
-	setQBOPreferences(t, qboAddr, `"SalesFormsPrefs":{"CustomTxnNumbers":true}`)
-	wreq, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+"/api/connections/demo/warnings", nil)
-	wreq.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
+	setQBOPreferences(t, d.qboAddr, `"SalesFormsPrefs":{"CustomTxnNumbers":true}`)
+	wreq, _ := http.NewRequest(http.MethodGet, "http://"+d.httpAddr+"/api/connections/demo/warnings", nil)
+	wreq.Header.Set("Authorization", "Bearer "+demoAdminToken)
 	wresp, err := http.DefaultClient.Do(wreq)
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -23,22 +20,8 @@ import (
 // DEPENDENCY_MISSING instead of hanging or duplicating anyone.
 func TestInvoicesFromQBO(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ch := testutil.ClickHouse(t)
-	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
-	simEnv := map[string]string{
-		"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
-		"SIM_HUBSPOT_BURST_LIMIT": "2000", "SIM_HUBSPOT_DAILY_LIMIT": "1000000",
-		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + httpAddr + "/webhooks/hubspot",
-		"SIM_QBO_WEBHOOK_URL":     "http://" + httpAddr + "/webhooks/qbo", "SIM_QBO_WEBHOOK_DELAY": "200ms",
-	}
-	sims := startSyncd(t, "sim", copyEnv(simEnv, nil))
-	testutil.WaitFor(t, 20*time.Second, "simulators", func() bool { code, _ := sims.readyz(t); return code == 200 })
-	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	qc := qboClient(t, qboAddr)
+	d := newDemoSetup(t)
+	ctx, hs, qc := d.ctx, d.hs, d.qc
 
 	// Ada is a HubSpot contact with a primary company, and a QBO customer.
 	company, err := hs.Create(ctx, hubspot.Companies, map[string]string{"name": "Analytical Engines"})
@@ -58,10 +41,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accounts, err := qbo.All[qbo.Account](ctx, qc, qbo.Select{Entity: qbo.EntityAccount, Where: "AccountType = 'Income'"})
-	if err != nil || len(accounts) == 0 {
-		t.Fatalf("income accounts: %v", err)
-	}
+	accounts := d.incomeAccounts()
 	widget, err := qc.CreateItem(ctx, &qbo.Item{Name: "Widget", Sku: "WID-1", Type: "NonInventory", UnitPrice: qbo.Price("19.99"), IncomeAccountRef: &qbo.Ref{Value: accounts[0].ID}})
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +51,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	all := startSyncd(t, "all", copyEnv(simEnv, map[string]string{
-		"SYNC_HTTP_ADDR": httpAddr, "SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr, "SYNC_NATS_MONITOR_ADDR": "",
-		"CLICKHOUSE_ADDR": ch.Addr, "CLICKHOUSE_DATABASE": ch.Database,
-		"SYNC_ADMIN_TOKEN": "test-admin-token-0123456789", "SYNC_TOKEN_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"SYNC_DEMO": "on", "QBO_WEBHOOK_VERIFIER": "sim-verifier", "HUBSPOT_CLIENT_ID": "sim-hs-client", "HUBSPOT_CLIENT_SECRET": "sim-hs-secret",
-		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret", "QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
-		"INGESTOR_POLL_INTERVAL": "2s", "WRITER_DEPENDENCY_WAIT": "15s",
-	}))
+	d.start(map[string]string{"WRITER_DEPENDENCY_WAIT": "15s"})
 	var widgetProduct string
 	testutil.WaitFor(t, 60*time.Second, "the SKU item as a HubSpot product", func() bool {
 		page, err := hs.Search(ctx, hubspot.Products, hubspot.SearchRequest{FilterGroups: []hubspot.FilterGroup{{Filters: []hubspot.Filter{
@@ -115,8 +88,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 	var got *hubspot.Object
 	t.Cleanup(func() {
 		if t.Failed() {
-			st, _ := activity.Open(ch, logging.Discard())
-			rows, err := st.Conn().Query(ctx, "SELECT stage, outcome, error_code, error_message, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
+			rows, err := d.activity().Conn().Query(ctx, "SELECT stage, outcome, error_code, error_message, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
 			if err == nil {
 				for rows.Next() {
 					var a, b, c, d, e string
@@ -129,7 +101,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 					t.Log("hubspot invoice:", o.ID, o.Properties)
 				}
 			}
-			for _, l := range strings.Split(all.logs.String(), "\n") {
+			for _, l := range strings.Split(d.all.logs.String(), "\n") {
 				if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
 					t.Log(l)
 				}
@@ -227,7 +199,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 	})
 
 	// A customer HubSpot refuses: its invoice waits, then fails.
-	fault, err := http.Post("http://"+hsAddr+"/_sim/faults", "application/json",
+	fault, err := http.Post("http://"+d.hsAddr+"/_sim/faults", "application/json",
 		strings.NewReader(`{"status":400,"method":"POST","path_prefix":"/crm/v3/objects/contacts"}`))
 	if err != nil || fault.StatusCode != http.StatusCreated {
 		t.Fatalf("add fault: %v %v", fault, err)
@@ -241,11 +213,7 @@ func TestInvoicesFromQBO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := activity.Open(ch, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := d.activity()
 	outcome := func() (string, string) {
 		var o, code string
 		_ = store.Conn().QueryRow(ctx, `SELECT outcome, error_code FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'

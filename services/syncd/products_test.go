@@ -1,18 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
 	"github.com/ledgersync/ledgersync/streams"
@@ -25,26 +20,9 @@ import (
 // QBO item booked to the sales income account.
 func TestProductsSyncBySKU(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ch := testutil.ClickHouse(t)
-	hsAddr, qboAddr, httpAddr, natsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
-	simEnv := map[string]string{
-		"SIM_SEED": "empty", "SIM_HUBSPOT_ADDR": hsAddr, "SIM_QBO_ADDR": qboAddr,
-		"SIM_HUBSPOT_BURST_LIMIT": "2000", "SIM_HUBSPOT_DAILY_LIMIT": "1000000",
-		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + httpAddr + "/webhooks/hubspot",
-		"SIM_QBO_WEBHOOK_URL":     "http://" + httpAddr + "/webhooks/qbo", "SIM_QBO_WEBHOOK_DELAY": "200ms",
-	}
-	sims := startSyncd(t, "sim", copyEnv(simEnv, nil))
-	testutil.WaitFor(t, 20*time.Second, "simulators", func() bool { code, _ := sims.readyz(t); return code == 200 })
-	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	qc := qboClient(t, qboAddr)
-	accounts, err := qbo.All[qbo.Account](ctx, qc, qbo.Select{Entity: qbo.EntityAccount, Where: "AccountType = 'Income'"})
-	if err != nil || len(accounts) == 0 {
-		t.Fatalf("income accounts: %v %v", accounts, err)
-	}
+	d := newDemoSetup(t)
+	ctx, hs, qc := d.ctx, d.hs, d.qc
+	accounts := d.incomeAccounts()
 	salesAccount := ""
 	for _, a := range accounts {
 		if a.Name == "Sales of Product Income" {
@@ -66,14 +44,7 @@ func TestProductsSyncBySKU(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startSyncd(t, "all", copyEnv(simEnv, map[string]string{
-		"SYNC_HTTP_ADDR": httpAddr, "SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr, "SYNC_NATS_MONITOR_ADDR": "",
-		"CLICKHOUSE_ADDR": ch.Addr, "CLICKHOUSE_DATABASE": ch.Database,
-		"SYNC_ADMIN_TOKEN": "test-admin-token-0123456789", "SYNC_TOKEN_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"SYNC_DEMO": "on", "QBO_WEBHOOK_VERIFIER": "sim-verifier", "HUBSPOT_CLIENT_ID": "sim-hs-client", "HUBSPOT_CLIENT_SECRET": "sim-hs-secret",
-		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret", "QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
-		"INGESTOR_POLL_INTERVAL": "2s",
-	}))
+	d.start(nil)
 	products := func() map[string]*hubspot.Object { // by SKU, live ones
 		out := map[string]*hubspot.Object{}
 		page, err := hs.List(ctx, hubspot.Products, hubspot.ListOptions{Properties: []string{"name", "hs_sku", "price"}})
@@ -94,11 +65,7 @@ func TestProductsSyncBySKU(t *testing.T) {
 	if len(got) != 2 || got["WID-1"] == nil || got["WID-1"].ID != existing.ID || got["WID-1"].Prop("price") != "12.5" {
 		t.Fatalf("HubSpot products: %+v (the existing WID-1 product %s must be updated, not duplicated)", got, existing.ID)
 	}
-	store, err := activity.Open(ch, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := d.activity()
 	var rule string
 	testutil.WaitFor(t, 30*time.Second, "the item without a SKU recorded as excluded", func() bool {
 		return store.Conn().QueryRow(ctx, `SELECT error_message FROM sync_activity FINAL WHERE object = 'product'
@@ -109,7 +76,7 @@ func TestProductsSyncBySKU(t *testing.T) {
 	}
 
 	// Deactivating an item archives its product.
-	ui, err := http.Post("http://"+qboAddr+"/_sim/realms/9130350000000001/ui/item", "application/json",
+	ui, err := http.Post("http://"+d.qboAddr+"/_sim/realms/9130350000000001/ui/item", "application/json",
 		strings.NewReader(`{"Id":"`+gadget.ID+`","Active":false}`))
 	if err != nil || ui.StatusCode != 200 {
 		t.Fatalf("deactivate in the QBO web app: %v %v", ui, err)
@@ -123,15 +90,7 @@ func TestProductsSyncBySKU(t *testing.T) {
 	// Two-way: a HubSpot product becomes a QBO item.
 	settings := connection.Recommended(streams.ObjectProduct, time.Now())
 	settings.Direction = connection.TwoWay
-	body, _ := json.Marshal(map[string]any{"objects": map[streams.Object]connection.ObjectSettings{streams.ObjectProduct: settings}})
-	req, _ := http.NewRequest(http.MethodPatch, "http://"+httpAddr+"/api/connections/demo", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer test-admin-token-0123456789")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PATCH the product sync two-way: %v %v", resp, err)
-	}
-	resp.Body.Close()
+	d.setObject(streams.ObjectProduct, settings)
 	if _, err := hs.Create(ctx, hubspot.Products, map[string]string{"name": "Gizmo", "hs_sku": "GIZ-1", "price": "5"}); err != nil {
 		t.Fatal(err)
 	}
