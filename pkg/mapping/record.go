@@ -119,13 +119,13 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 		return nil, err
 	}
 	f := in.Fields
-	total, err := money.Parse(orZero(f["TotalAmt"]))
+	total, err := amountField(f, "TotalAmt")
 	if err != nil {
-		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("TotalAmt: %w", err))
+		return nil, err
 	}
-	balance, err := money.Parse(orZero(f["Balance"]))
+	balance, err := amountField(f, "Balance")
 	if err != nil {
-		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("Balance: %w", err))
+		return nil, err
 	}
 	lines, err := record.DecodeLines(f[record.FieldLines])
 	if err != nil {
@@ -167,11 +167,17 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 	return out, nil
 }
 
-func orZero(s string) string {
-	if s == "" {
-		return "0"
+// amountField reads an amount field of a QBO record (absent is zero).
+func amountField(f map[string]string, name string) (money.Amount, error) {
+	v := f[name]
+	if v == "" {
+		return money.Zero, nil
 	}
-	return s
+	a, err := money.Parse(v)
+	if err != nil {
+		return money.Zero, syncerr.Permanent(CodeMappingType, fmt.Errorf("%s: %w", name, err))
+	}
+	return a, nil
 }
 
 // Payment fields for the writer: a QBO payment becomes a note on the
@@ -195,9 +201,9 @@ func payment(target streams.System, in record.Ingested) (*record.Transformed, er
 		return nil, syncerr.Permanentf(CodeObjectNotSupported, "payments sync from QBO to HubSpot only")
 	}
 	f := in.Fields
-	amount, err := money.Parse(orZero(f["TotalAmt"]))
+	amount, err := amountField(f, "TotalAmt")
 	if err != nil {
-		return nil, syncerr.Permanent(CodeMappingType, fmt.Errorf("TotalAmt: %w", err))
+		return nil, err
 	}
 	apps, err := record.DecodeApplied(f[record.FieldApplied])
 	if err != nil {

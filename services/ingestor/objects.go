@@ -62,33 +62,9 @@ var contactReader = &reader{
 		"createdate", "lastmodifieddate", "hs_object_id", "associatedcompanyid"},
 	hsEnrich:  enrichContacts,
 	qboEntity: qbo.EntityCustomer, qboWhere: everyActive,
-	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
-		c, err := cl.GetCustomer(ctx, id)
-		if err != nil {
-			return ingested{}, err
-		}
-		return qboRecord(streams.ObjectContact, *c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
-	},
-	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
-		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityCustomer, Where: everyActive, OrderBy: "Id", PageSize: 500}, func(c qbo.Customer) error {
-			r, err := qboRecord(streams.ObjectContact, c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
-			if err != nil {
-				return err
-			}
-			return fn(r)
-		})
-	},
-	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
-		out := make([]ingested, 0, len(res.Customers))
-		for _, c := range res.Customers {
-			r, err := qboRecord(streams.ObjectContact, c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		return out, nil
-	},
+	qboGet:  qboGetOf((*qbo.Client).GetCustomer, customerRecord),
+	qboEach: qboEachOf(qbo.EntityCustomer, everyActive, customerRecord),
+	qboCDC:  qboCDCOf(func(r *qbo.CDCResult) []qbo.Customer { return r.Customers }, customerRecord),
 }
 
 var productReader = &reader{
@@ -103,33 +79,56 @@ var productReader = &reader{
 		return out, nil
 	},
 	qboEntity: qbo.EntityItem, qboWhere: everyActive,
-	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
-		it, err := cl.GetItem(ctx, id)
+	qboGet:  qboGetOf((*qbo.Client).GetItem, itemRecord),
+	qboEach: qboEachOf(qbo.EntityItem, everyActive, itemRecord),
+	qboCDC:  qboCDCOf(func(r *qbo.CDCResult) []qbo.Item { return r.Items }, itemRecord),
+}
+
+func customerRecord(c qbo.Customer) (ingested, error) {
+	return qboRecord(streams.ObjectContact, c, c.ID, c.MetaData, c.SyncToken, c.IsActive())
+}
+
+func itemRecord(it qbo.Item) (ingested, error) {
+	return qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+}
+
+// qboGetOf, qboEachOf and qboCDCOf build a reader's QBO side from the
+// entity's typed read and how one of it becomes a record.
+func qboGetOf[T any](get func(*qbo.Client, context.Context, string) (*T, error), rec func(T) (ingested, error)) func(context.Context, *qbo.Client, string) (ingested, error) {
+	return func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
+		v, err := get(cl, ctx, id)
 		if err != nil {
 			return ingested{}, err
 		}
-		return qboRecord(streams.ObjectProduct, *it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
-	},
-	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
-		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityItem, Where: everyActive, OrderBy: "Id", PageSize: 500}, func(it qbo.Item) error {
-			r, err := qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+		return rec(*v)
+	}
+}
+
+func qboEachOf[T any](entity, where string, rec func(T) (ingested, error)) func(context.Context, *qbo.Client, func(ingested) error) error {
+	return func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
+		return qbo.Each(ctx, cl, qbo.Select{Entity: entity, Where: where, OrderBy: "Id", PageSize: 500}, func(v T) error {
+			r, err := rec(v)
 			if err != nil {
 				return err
 			}
 			return fn(r)
 		})
-	},
-	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
-		out := make([]ingested, 0, len(res.Items))
-		for _, it := range res.Items {
-			r, err := qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
+	}
+}
+
+func qboCDCOf[T any](changed func(*qbo.CDCResult) []T, rec func(T) (ingested, error)) func(*qbo.CDCResult) ([]ingested, error) {
+	return func(res *qbo.CDCResult) ([]ingested, error) {
+		list := changed(res)
+		out := make([]ingested, 0, len(list))
+		for _, v := range list {
+			r, err := rec(v)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, r)
 		}
 		return out, nil
-	},
+	}
 }
 
 // properties lists what to read of r's HubSpot records for c: the base
@@ -215,33 +214,9 @@ var invoiceReader = &reader{
 		"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_purchase_order_number"},
 	hsEnrich:  enrichInvoices,
 	qboEntity: qbo.EntityInvoice,
-	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
-		inv, err := cl.GetInvoice(ctx, id)
-		if err != nil {
-			return ingested{}, err
-		}
-		return invoiceRecord(*inv)
-	},
-	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
-		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityInvoice, OrderBy: "Id", PageSize: 500}, func(inv qbo.Invoice) error {
-			r, err := invoiceRecord(inv)
-			if err != nil {
-				return err
-			}
-			return fn(r)
-		})
-	},
-	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
-		out := make([]ingested, 0, len(res.Invoices))
-		for _, inv := range res.Invoices {
-			r, err := invoiceRecord(inv)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		return out, nil
-	},
+	qboGet:    qboGetOf((*qbo.Client).GetInvoice, invoiceRecord),
+	qboEach:   qboEachOf(qbo.EntityInvoice, "", invoiceRecord),
+	qboCDC:    qboCDCOf(func(r *qbo.CDCResult) []qbo.Invoice { return r.Invoices }, invoiceRecord),
 }
 
 // invoiceRecord is a QBO invoice with its sales lines under
@@ -356,33 +331,9 @@ func hubspotLine(li hubspot.Object) (record.InvoiceLine, error) {
 var paymentReader = &reader{
 	object:    streams.ObjectPayment,
 	qboEntity: qbo.EntityPayment,
-	qboGet: func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
-		p, err := cl.GetPayment(ctx, id)
-		if err != nil {
-			return ingested{}, err
-		}
-		return paymentRecord(*p)
-	},
-	qboEach: func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error {
-		return qbo.Each(ctx, cl, qbo.Select{Entity: qbo.EntityPayment, OrderBy: "Id", PageSize: 500}, func(p qbo.Payment) error {
-			r, err := paymentRecord(p)
-			if err != nil {
-				return err
-			}
-			return fn(r)
-		})
-	},
-	qboCDC: func(res *qbo.CDCResult) ([]ingested, error) {
-		out := make([]ingested, 0, len(res.Payments))
-		for _, p := range res.Payments {
-			r, err := paymentRecord(p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		return out, nil
-	},
+	qboGet:    qboGetOf((*qbo.Client).GetPayment, paymentRecord),
+	qboEach:   qboEachOf(qbo.EntityPayment, "", paymentRecord),
+	qboCDC:    qboCDCOf(func(r *qbo.CDCResult) []qbo.Payment { return r.Payments }, paymentRecord),
 }
 
 // paymentRecord is a QBO payment with the invoices it pays under

@@ -172,14 +172,7 @@ func (h *handler) writeHubSpotInvoice(ctx context.Context, conn connection.Conne
 	if out, err = moveInvoiceStatus(ctx, cl, out, status, len(inputs), voided); err != nil {
 		return written{}, err
 	}
-	fields := map[string]string{}
-	for k, v := range out.Properties {
-		fields[k] = v
-	}
-	for k, v := range props {
-		fields[k] = v
-	}
-	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}, nil
+	return hubspotWritten(out, props, created), nil
 }
 
 // moveInvoiceStatus opens a draft (HubSpot needs its contact and a line
@@ -263,14 +256,7 @@ func (h *handler) hubspotContactOf(ctx context.Context, conn connection.Connecti
 	if customerID == "" {
 		return "", syncerr.Permanentf(syncerr.CodeValidation, "the QBO invoice has no customer")
 	}
-	l, ok, err := h.links.Of(ctx, conn.ID, streams.ObjectContact, streams.SystemQBO, customerID)
-	if err != nil {
-		return "", syncerr.Transient(syncerr.CodeUnavailable, err)
-	}
-	if id := l.Sides[streams.SystemHubSpot].ID; ok && id != "" {
-		return id, nil
-	}
-	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+	return h.linkedID(ctx, conn, streams.ObjectContact, streams.SystemQBO, customerID, fmt.Sprintf(
 		"waiting for QBO customer %s to sync to HubSpot as a contact; if it never does, check the contact sync's direction and filters", customerID))
 }
 

@@ -168,14 +168,7 @@ func (h *handler) writeProduct(ctx context.Context, conn connection.Connection, 
 	if err != nil {
 		return written{}, err
 	}
-	fields := map[string]string{}
-	for k, v := range out.Properties {
-		fields[k] = v
-	}
-	for k, v := range props {
-		fields[k] = v
-	}
-	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}, nil
+	return hubspotWritten(out, props, created), nil
 }
 
 // fromFields builds the QBO entity to write from mapped QBO fields; a

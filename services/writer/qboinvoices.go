@@ -148,14 +148,7 @@ func (h *handler) qboCustomerOf(ctx context.Context, conn connection.Connection,
 	if contactID == "" {
 		return "", syncerr.Permanentf(syncerr.CodeValidation, "the HubSpot invoice has no contact: associate its billing contact")
 	}
-	l, ok, err := h.links.Of(ctx, conn.ID, streams.ObjectContact, streams.SystemHubSpot, contactID)
-	if err != nil {
-		return "", syncerr.Transient(syncerr.CodeUnavailable, err)
-	}
-	if id := l.Sides[streams.SystemQBO].ID; ok && id != "" {
-		return id, nil
-	}
-	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+	return h.linkedID(ctx, conn, streams.ObjectContact, streams.SystemHubSpot, contactID, fmt.Sprintf(
 		"waiting for HubSpot contact %s to sync to QBO as a customer; if it never does, check the contact sync's direction and filters", contactID))
 }
 

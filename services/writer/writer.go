@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -326,12 +327,31 @@ func (h *handler) writeContact(ctx context.Context, conn connection.Connection, 
 	}
 	// The echo carries what the contact holds now; the written properties
 	// are what the mapping reads back.
-	fields := map[string]string{}
-	for k, v := range out.Properties {
-		fields[k] = v
+	return hubspotWritten(out, props, created), nil
+}
+
+// hubspotWritten is the result of a HubSpot write: the record as HubSpot
+// answered, with the written properties over it (an answer may leave some
+// out), which is what the mapping reads back for the echo.
+func hubspotWritten(out *hubspot.Object, props map[string]string, created bool) written {
+	fields := maps.Clone(out.Properties)
+	if fields == nil {
+		fields = map[string]string{}
 	}
-	for k, v := range props {
-		fields[k] = v
+	maps.Copy(fields, props)
+	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}
+}
+
+// linkedID is the id on system to of the record linked to id on system
+// from; with no such record yet the caller waits (bounded) with why.
+func (h *handler) linkedID(ctx context.Context, conn connection.Connection, object streams.Object, from streams.System, id string,
+	why string) (string, error) {
+	l, ok, err := h.links.Of(ctx, conn.ID, object, from, id)
+	if err != nil {
+		return "", syncerr.Transient(syncerr.CodeUnavailable, err)
 	}
-	return written{id: out.ID, version: out.UpdatedAt.UnixMilli(), fields: fields, created: created}, nil
+	if other := l.Sides[links.Other(from)].ID; ok && other != "" {
+		return other, nil
+	}
+	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, errors.New(why))
 }
