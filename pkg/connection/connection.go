@@ -95,7 +95,8 @@ const (
 	OptionInvoicePrefix          = "invoice_prefix"
 	// OptionArchiveInactive: products, "true" (default): a deactivated QBO
 	// item archives its HubSpot product and an archived HubSpot product
-	// deactivates its item; "false": both stay as they are.
+	// deactivates its item; "false": the product stays and is marked
+	// inactive (its ledgersync_qbo_active property is false).
 	OptionArchiveInactive = "archive_inactive"
 	// OptionItemIncomeAccount: products, the QBO income account id of items
 	// created from HubSpot products; empty: the company's "Sales of Product

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
@@ -61,6 +62,10 @@ func contact(settings connection.ObjectSettings, target streams.System, in recor
 	return out, nil
 }
 
+// PropProductQBOActive is ledgersync's product property saying whether the
+// QBO item is active (when inactive items are marked, not archived).
+const PropProductQBOActive = "ledgersync_qbo_active"
+
 // product maps a HubSpot product to a QBO item or back, matched on SKU (P9).
 // An inactive QBO item counts as gone for HubSpot: the resolver archives
 // its product when the connection says so.
@@ -75,7 +80,14 @@ func product(settings connection.ObjectSettings, target streams.System, in recor
 		out.MatchKey = record.NormalizeSKU(in.Fields["hs_sku"])
 	} else {
 		out.MatchKey = record.NormalizeSKU(in.Fields["Sku"])
-		out.Deleted = out.Deleted || in.Fields["Active"] == "false"
+		inactive := in.Fields["Active"] == "false"
+		if settings.Options[connection.OptionArchiveInactive] == "true" {
+			out.Deleted = out.Deleted || inactive
+		} else if !in.Deleted {
+			// Kept, and marked: HubSpot products have no active flag of
+			// their own.
+			fields[PropProductQBOActive] = strconv.FormatBool(!inactive)
+		}
 	}
 	out.Hash = Hash(fields)
 	return out, nil

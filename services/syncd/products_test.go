@@ -90,6 +90,7 @@ func TestProductsSyncBySKU(t *testing.T) {
 	// Two-way: a HubSpot product becomes a QBO item.
 	settings := connection.Recommended(streams.ObjectProduct, time.Now())
 	settings.Direction = connection.TwoWay
+	settings.Options[connection.OptionArchiveInactive] = "false" // from now on: keep and mark
 	d.setObject(streams.ObjectProduct, settings)
 	if _, err := hs.Create(ctx, hubspot.Products, map[string]string{"name": "Gizmo", "hs_sku": "GIZ-1", "price": "5"}); err != nil {
 		t.Fatal(err)
@@ -113,4 +114,21 @@ func TestProductsSyncBySKU(t *testing.T) {
 	if n := len(products()); n != 2 {
 		t.Fatalf("%d live HubSpot products, want 2 (WID-1 and GIZ-1)", n)
 	}
+
+	// With archiving off, a deactivated item's product stays, marked inactive.
+	widget := got["WID-1"]
+	wq, err := qbo.All[qbo.Item](ctx, qc, qbo.Select{Entity: qbo.EntityItem, Where: "Sku = 'WID-1'"})
+	if err != nil || len(wq) != 1 {
+		t.Fatalf("WID-1 in QBO: %v %v", wq, err)
+	}
+	ui, err = http.Post("http://"+d.qboAddr+"/_sim/realms/9130350000000001/ui/item", "application/json",
+		strings.NewReader(`{"Id":"`+wq[0].ID+`","Active":false}`))
+	if err != nil || ui.StatusCode != 200 {
+		t.Fatalf("deactivate WID-1: %v %v", ui, err)
+	}
+	ui.Body.Close()
+	testutil.WaitFor(t, 30*time.Second, "WID-1 marked inactive, not archived", func() bool {
+		p, err := hs.Get(ctx, hubspot.Products, widget.ID, []string{"ledgersync_qbo_active"}, nil)
+		return err == nil && p.Prop("ledgersync_qbo_active") == "false"
+	})
 }

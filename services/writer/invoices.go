@@ -57,20 +57,30 @@ var ledgersyncGroup = hubspot.PropertyGroup{Name: "ledgersync", Label: "QuickBoo
 // ensureInvoiceProperties creates ledgersync's invoice properties in the
 // portal once per process.
 func (h *handler) ensureInvoiceProperties(ctx context.Context, cl *hubspot.Client, portal string) error {
+	for _, p := range invoiceProperties {
+		if err := h.ensureProperty(ctx, cl, portal, hubspot.Invoices, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureProperty creates one of ledgersync's properties in the portal,
+// once per process.
+func (h *handler) ensureProperty(ctx context.Context, cl *hubspot.Client, portal string, t hubspot.ObjectType, p hubspot.Property) error {
+	key := portal + "/" + string(t) + "/" + p.Name
 	h.propsMu.Lock()
-	done := h.hubspotProps[portal]
+	done := h.hubspotProps[key]
 	h.propsMu.Unlock()
 	if done {
 		return nil
 	}
-	for _, p := range invoiceProperties {
-		p.GroupName = ledgersyncGroup.Name
-		if _, err := cl.EnsureProperty(ctx, hubspot.Invoices, p, &ledgersyncGroup); err != nil {
-			return err
-		}
+	p.GroupName = ledgersyncGroup.Name
+	if _, err := cl.EnsureProperty(ctx, t, p, &ledgersyncGroup); err != nil {
+		return err
 	}
 	h.propsMu.Lock()
-	h.hubspotProps[portal] = true
+	h.hubspotProps[key] = true
 	h.propsMu.Unlock()
 	return nil
 }

@@ -142,6 +142,11 @@ func (h *handler) writeProduct(ctx context.Context, conn connection.Connection, 
 			props[k] = v
 		}
 	}
+	if _, marked := props[mapping.PropProductQBOActive]; marked {
+		if err := h.ensureProperty(ctx, cl, conn.HubSpot.PortalID, hubspot.Products, productActiveProperty); err != nil {
+			return written{}, err
+		}
+	}
 	if id == "" && r.MatchKey != "" {
 		// First sight: an existing product with this SKU is linked (P9).
 		page, err := cl.Search(ctx, hubspot.Products, hubspot.SearchRequest{Limit: 2, FilterGroups: []hubspot.FilterGroup{{Filters: []hubspot.Filter{
@@ -199,3 +204,6 @@ func fromFields[T any](fields map[string]string, bools, numbers map[string]bool,
 	}
 	return &v, nil
 }
+
+var productActiveProperty = hubspot.Property{Name: mapping.PropProductQBOActive, Label: "Active in QuickBooks", Type: "bool", FieldType: "booleancheckbox",
+	Options: []hubspot.PropertyOption{{Label: "Yes", Value: "true"}, {Label: "No", Value: "false"}}}

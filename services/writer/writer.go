@@ -94,7 +94,7 @@ type handler struct {
 
 	dependencyWait time.Duration
 	propsMu        sync.Mutex
-	hubspotProps   map[string]bool // portals whose ledgersync invoice properties exist
+	hubspotProps   map[string]bool // portal/type/property of ledgersync's own properties known to exist
 	companies      companyCache    // QBO company facts read per invoice otherwise
 }
 
