@@ -189,7 +189,12 @@ func Recommended(object streams.Object, setupAt time.Time) ObjectSettings {
 			Options: map[string]string{OptionInvoicePrefix: "INV-", OptionArchiveInactive: "true"},
 		}
 	case streams.ObjectPayment:
-		return ObjectSettings{Enabled: true, Direction: QBOToHubSpot, ConflictWinner: streams.SystemQBO}
+		// Like invoices: what was received before the sync was set up is
+		// history, not news for the deal's timeline.
+		return ObjectSettings{Enabled: true, Direction: QBOToHubSpot, ConflictWinner: streams.SystemQBO,
+			Filters: map[Direction]filter.Filter{
+				QBOToHubSpot: {Groups: []filter.Group{{Conditions: []filter.Condition{{Property: "MetaData.CreateTime", Op: filter.OpGte, Values: []string{setupDay}}}}}},
+			}}
 	}
 	return ObjectSettings{}
 }

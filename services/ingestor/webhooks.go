@@ -18,6 +18,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
@@ -403,65 +404,126 @@ func (s *Service) webhookWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case n := <-s.queue:
-			s.unmarkQueued(n)
-			conns := s.connectionsFor(n.reader.object, n.system, n.account)
-			if len(conns) == 0 {
-				s.log.Debug("webhook notice for an account no connection ingests this object from", slog.String("system", string(n.system)),
-					logging.KeyObject, string(n.reader.object))
-			}
-			for _, c := range conns {
-				if err := s.handleNotice(ctx, c.ID, n); err != nil && ctx.Err() == nil {
-					code := syncerr.CodeOf(err)
-					s.log.Warn("webhook notice not ingested; the poller will catch up", logging.KeyConnection, c.ID,
-						slog.String("system", string(n.system)), slog.String("error_code", string(code)), logging.KeyError, err)
-					s.recordFailure(c.ID, n.reader.object, n.system, n.id, "fetch", code, "fetch after webhook failed: "+string(code))
+			batch := []notice{n}
+			// Take what else waits, so one batch read serves many notices:
+			// a first sync's writes come back as a burst of them.
+		more:
+			for len(batch) < hubspot.MaxBatchInputs {
+				select {
+				case m := <-s.queue:
+					batch = append(batch, m)
+				default:
+					break more
 				}
+			}
+			for _, m := range batch {
+				s.unmarkQueued(m)
+			}
+			for _, group := range groupNotices(batch) {
+				s.handleGroup(ctx, group)
 			}
 		}
 	}
 }
 
-// handleNotice fetches the full record for one notice and publishes it.
-func (s *Service) handleNotice(ctx context.Context, connID string, n notice) error {
+// groupNotices splits notices into groups one fetch can serve: same side,
+// account, object and kind (deleted or not), in arrival order.
+func groupNotices(batch []notice) [][]notice {
+	var order []string
+	groups := map[string][]notice{}
+	for _, n := range batch {
+		k := string(n.system) + "/" + n.account + "/" + string(n.reader.object) + "/" + strconv.FormatBool(n.deleted)
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], n)
+	}
+	out := make([][]notice, 0, len(order))
+	for _, k := range order {
+		out = append(out, groups[k])
+	}
+	return out
+}
+
+// handleGroup ingests a group of notices for every connection that reads
+// their object from their account.
+func (s *Service) handleGroup(ctx context.Context, group []notice) {
+	first := group[0]
+	conns := s.connectionsFor(first.reader.object, first.system, first.account)
+	if len(conns) == 0 {
+		s.log.Debug("webhook notice for an account no connection ingests this object from", slog.String("system", string(first.system)),
+			logging.KeyObject, string(first.reader.object))
+	}
+	for _, c := range conns {
+		if err := s.handleNotices(ctx, c.ID, group); err != nil && ctx.Err() == nil {
+			code := syncerr.CodeOf(err)
+			s.log.Warn("webhook notices not ingested; the poller will catch up", logging.KeyConnection, c.ID,
+				slog.String("system", string(first.system)), slog.Int("notices", len(group)), slog.String("error_code", string(code)), logging.KeyError, err)
+			for _, n := range group {
+				s.recordFailure(c.ID, n.reader.object, n.system, n.id, "fetch", code, "fetch after webhook failed: "+string(code))
+			}
+		}
+	}
+}
+
+// handleNotices fetches the full records of a group of notices (one batch
+// read on HubSpot) and publishes them.
+func (s *Service) handleNotices(ctx context.Context, connID string, group []notice) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	c, ok := s.connection(connID)
 	if !ok {
 		return nil
 	}
-	if n.at.IsZero() {
-		n.at = s.now()
+	r, system := group[0].reader, group[0].system
+	at := func(n notice) time.Time {
+		if n.at.IsZero() {
+			return s.now()
+		}
+		return n.at
 	}
-	r := n.reader
-	if n.deleted {
-		return s.publish(ctx, c.ID, n.system, []ingested{deletedRecord(r.object, n.system, n.id, n.at)})
+	if group[0].deleted {
+		recs := make([]ingested, 0, len(group))
+		for _, n := range group {
+			recs = append(recs, deletedRecord(r.object, system, n.id, at(n)))
+		}
+		return s.publish(ctx, c.ID, system, recs)
 	}
-	if n.system == streams.SystemHubSpot {
+	if system == streams.SystemHubSpot {
 		cl, err := s.clients.HubSpot(c)
 		if err != nil {
 			return err
 		}
-		found, missing, err := r.fetch(ctx, cl, c, []string{n.id})
+		ids := make([]string, len(group))
+		when := map[string]time.Time{}
+		for i, n := range group {
+			ids[i], when[n.id] = n.id, at(n)
+		}
+		found, missing, err := r.fetch(ctx, cl, c, ids)
 		if err != nil {
 			return err
 		}
 		for _, id := range missing {
-			found = append(found, deletedRecord(r.object, n.system, id, n.at))
+			found = append(found, deletedRecord(r.object, system, id, when[id]))
 		}
-		return s.publish(ctx, c.ID, n.system, found)
+		return s.publish(ctx, c.ID, system, found)
 	}
 	cl, err := s.clients.QBO(c)
 	if err != nil {
 		return err
 	}
-	rec, err := r.qboGet(ctx, cl, n.id)
-	if syncerr.CodeOf(err) == qbo.CodeNotFound {
-		return s.publish(ctx, c.ID, n.system, []ingested{deletedRecord(r.object, n.system, n.id, n.at)})
+	recs := make([]ingested, 0, len(group))
+	for _, n := range group {
+		rec, err := r.qboGet(ctx, cl, n.id)
+		switch {
+		case syncerr.CodeOf(err) == qbo.CodeNotFound:
+			rec = deletedRecord(r.object, system, n.id, at(n))
+		case err != nil:
+			return err
+		}
+		recs = append(recs, rec)
 	}
-	if err != nil {
-		return err
-	}
-	return s.publish(ctx, c.ID, n.system, []ingested{rec})
+	return s.publish(ctx, c.ID, system, recs)
 }
 
 // hubspotReaderOf returns the reader of a HubSpot webhook subscription

@@ -451,6 +451,19 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	if n := rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND record_key = ?", "qbo:"+qboID); n != 0 {
 		t.Fatalf("the echo was written back %d times", n)
 	}
+
+	// The demo shows every object syncing, and what was left out or failed
+	// and why: products without a SKU, invoices made before the setup day,
+	// the second contact of a company (duplicate display name).
+	testutil.WaitFor(t, 180*time.Second, "products and invoices synced, with exclusions and a failure", func() bool {
+		count := func(object, stage, outcome string) uint64 {
+			return rows("SELECT count() FROM sync_activity FINAL WHERE object = ? AND stage = ? AND outcome = ?", object, stage, outcome)
+		}
+		return count("product", "writer", "success") > 0 && count("product", "transformer", "excluded") > 0 &&
+			count("invoice", "writer", "success") > 0 && count("invoice", "transformer", "excluded") > 0 &&
+			count("contact", "writer", "failed") > 0
+	})
+	t.Logf("products and invoices synced after %v", time.Since(start))
 }
 
 func TestDemoConnectionJoinsTheSimulators(t *testing.T) {

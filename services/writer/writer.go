@@ -40,9 +40,11 @@ type Config struct {
 	// budget holds its slot, so many connections need many workers: with 8,
 	// ten busy connections queued up to 20 s behind each other.
 	Workers int `env:"WRITER_WORKERS, default=32"`
-	// BackfillWorkers write first-sync records, in their own lane, so live
-	// changes keep most of each account's budget while a first sync runs.
-	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=2"`
+	// BackfillWorkers write first-sync records in their own lane. The API
+	// budgets bound the lane's share of each account (QBO_/HUBSPOT_
+	// LIMIT_BACKFILL_SHARE); the workers only need to be enough that a
+	// slow account (QBO, 8 calls a second) does not hold up the others.
+	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=8"`
 	// MaxAttempts before a transient failure is dead-lettered.
 	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
 	// DependencyWait is how long an invoice waits for its customer or its

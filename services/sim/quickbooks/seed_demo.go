@@ -28,6 +28,7 @@ import (
 const (
 	demoCustomerCount = 200
 	demoItemCount     = 60 // including the two items every company has
+	demoRecentDays    = 7  // invoices dated this recently were entered today
 	demoInvoiceCount  = 400
 	demoVoidCount     = 2
 )
@@ -572,7 +573,10 @@ func (s *Server) seedDemo(rm *realm, accID map[string]string, mk func(string, ma
 			if p.payNote != "" {
 				pay["PrivateNote"] = p.payNote
 			}
-			if _, f := rm.create(entPayment, pay, oc); f != nil {
+			oc.now = now.AddDate(0, 0, -p.payAgo) // received, and entered, back then
+			_, f := rm.create(entPayment, pay, oc)
+			oc.now = now
+			if f != nil {
 				return fmt.Errorf("demo payment for invoice %d: %w", ev.idx, f)
 			}
 			continue
@@ -598,8 +602,13 @@ func (s *Server) seedDemo(rm *realm, accID map[string]string, mk func(string, ma
 			obj["DocNumber"] = fmt.Sprintf("INV-%04d", 1000+docN)
 		}
 		// Made on its transaction date, as in a company with a history: a
-		// sync set up today leaves the old invoices out (P6 defaults).
+		// sync set up today leaves the old invoices out (P6 defaults). The
+		// last week's invoices were entered today (a bookkeeper catching
+		// up), so the demo shows some invoices syncing too.
 		oc.now = now.AddDate(0, 0, -p.daysAgo)
+		if p.daysAgo < demoRecentDays {
+			oc.now = now
+		}
 		res, f := rm.create(entInvoice, obj, oc)
 		oc.now = now
 		if f != nil {
