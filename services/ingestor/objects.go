@@ -211,7 +211,7 @@ var invoiceReader = &reader{
 	object: streams.ObjectInvoice, hsType: hubspot.Invoices, hsPrefix: "invoice.", hsTypeID: "0-53",
 	hsBaseProp: []string{hubspot.PropCurrency, hubspot.PropInvoiceStatus, hubspot.PropInvoiceDate, hubspot.PropDueDate,
 		hubspot.PropInvoiceNumber, hubspot.PropAmountBilled, hubspot.PropAmountPaid, hubspot.PropBalanceDue, propExternalInvoiceID,
-		"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_purchase_order_number"},
+		"createdate", "hs_lastmodifieddate", "hs_object_id"},
 	hsEnrich:  enrichInvoices,
 	qboEntity: qbo.EntityInvoice,
 	qboGet:    qboGetOf((*qbo.Client).GetInvoice, invoiceRecord),
