@@ -34,9 +34,11 @@ type reader struct {
 	// every one, and the changed ones of a CDC answer.
 	qboEntity string
 	qboWhere  string // what a backfill reads (everyActive for name lists)
-	qboGet    func(ctx context.Context, cl *qbo.Client, id string) (ingested, error)
-	qboEach   func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error
-	qboCDC    func(res *qbo.CDCResult) ([]ingested, error)
+	// qboGetMany reads records by id in one query; ids QBO does not return
+	// are gone (deleted).
+	qboGetMany func(ctx context.Context, cl *qbo.Client, ids []string) (found []ingested, missing []string, err error)
+	qboEach    func(ctx context.Context, cl *qbo.Client, fn func(ingested) error) error
+	qboCDC     func(res *qbo.CDCResult) ([]ingested, error)
 }
 
 // readers lists the objects the ingestor reads, in a stable order.
@@ -62,9 +64,9 @@ var contactReader = &reader{
 		"createdate", "lastmodifieddate", "hs_object_id", "associatedcompanyid"},
 	hsEnrich:  enrichContacts,
 	qboEntity: qbo.EntityCustomer, qboWhere: everyActive,
-	qboGet:  qboGetOf((*qbo.Client).GetCustomer, customerRecord),
-	qboEach: qboEachOf(qbo.EntityCustomer, everyActive, customerRecord),
-	qboCDC:  qboCDCOf(func(r *qbo.CDCResult) []qbo.Customer { return r.Customers }, customerRecord),
+	qboEach:    qboEachOf(qbo.EntityCustomer, everyActive, customerRecord),
+	qboGetMany: qboGetManyOf(qbo.EntityCustomer, everyActive, func(v qbo.Customer) string { return v.ID }, customerRecord),
+	qboCDC:     qboCDCOf(func(r *qbo.CDCResult) []qbo.Customer { return r.Customers }, customerRecord),
 }
 
 var productReader = &reader{
@@ -79,9 +81,9 @@ var productReader = &reader{
 		return out, nil
 	},
 	qboEntity: qbo.EntityItem, qboWhere: everyActive,
-	qboGet:  qboGetOf((*qbo.Client).GetItem, itemRecord),
-	qboEach: qboEachOf(qbo.EntityItem, everyActive, itemRecord),
-	qboCDC:  qboCDCOf(func(r *qbo.CDCResult) []qbo.Item { return r.Items }, itemRecord),
+	qboEach:    qboEachOf(qbo.EntityItem, everyActive, itemRecord),
+	qboGetMany: qboGetManyOf(qbo.EntityItem, everyActive, func(v qbo.Item) string { return v.ID }, itemRecord),
+	qboCDC:     qboCDCOf(func(r *qbo.CDCResult) []qbo.Item { return r.Items }, itemRecord),
 }
 
 func customerRecord(c qbo.Customer) (ingested, error) {
@@ -92,15 +94,39 @@ func itemRecord(it qbo.Item) (ingested, error) {
 	return qboRecord(streams.ObjectProduct, it, it.ID, it.MetaData, it.SyncToken, it.IsActive())
 }
 
-// qboGetOf, qboEachOf and qboCDCOf build a reader's QBO side from the
+// qboGetManyOf, qboEachOf and qboCDCOf build a reader's QBO side from the
 // entity's typed read and how one of it becomes a record.
-func qboGetOf[T any](get func(*qbo.Client, context.Context, string) (*T, error), rec func(T) (ingested, error)) func(context.Context, *qbo.Client, string) (ingested, error) {
-	return func(ctx context.Context, cl *qbo.Client, id string) (ingested, error) {
-		v, err := get(cl, ctx, id)
-		if err != nil {
-			return ingested{}, err
+func qboGetManyOf[T any](entity, where string, idOf func(T) string, rec func(T) (ingested, error)) func(context.Context, *qbo.Client, []string) ([]ingested, []string, error) {
+	return func(ctx context.Context, cl *qbo.Client, ids []string) ([]ingested, []string, error) {
+		quoted := make([]string, len(ids))
+		for i, id := range ids {
+			quoted[i] = qbo.Quote(id)
 		}
-		return rec(*v)
+		cond := "Id IN (" + strings.Join(quoted, ", ") + ")"
+		if where != "" {
+			cond += " AND " + where
+		}
+		seen := map[string]bool{}
+		var found []ingested
+		err := qbo.Each(ctx, cl, qbo.Select{Entity: entity, Where: cond, OrderBy: "Id", PageSize: len(ids)}, func(v T) error {
+			r, err := rec(v)
+			if err != nil {
+				return err
+			}
+			seen[idOf(v)] = true
+			found = append(found, r)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		var missing []string
+		for _, id := range ids {
+			if !seen[id] {
+				missing = append(missing, id)
+			}
+		}
+		return found, missing, nil
 	}
 }
 
@@ -212,11 +238,11 @@ var invoiceReader = &reader{
 	hsBaseProp: []string{hubspot.PropCurrency, hubspot.PropInvoiceStatus, hubspot.PropInvoiceDate, hubspot.PropDueDate,
 		hubspot.PropInvoiceNumber, hubspot.PropAmountBilled, hubspot.PropAmountPaid, hubspot.PropBalanceDue, propExternalInvoiceID,
 		"createdate", "hs_lastmodifieddate", "hs_object_id"},
-	hsEnrich:  enrichInvoices,
-	qboEntity: qbo.EntityInvoice,
-	qboGet:    qboGetOf((*qbo.Client).GetInvoice, invoiceRecord),
-	qboEach:   qboEachOf(qbo.EntityInvoice, "", invoiceRecord),
-	qboCDC:    qboCDCOf(func(r *qbo.CDCResult) []qbo.Invoice { return r.Invoices }, invoiceRecord),
+	hsEnrich:   enrichInvoices,
+	qboEntity:  qbo.EntityInvoice,
+	qboEach:    qboEachOf(qbo.EntityInvoice, "", invoiceRecord),
+	qboGetMany: qboGetManyOf(qbo.EntityInvoice, "", func(v qbo.Invoice) string { return v.ID }, invoiceRecord),
+	qboCDC:     qboCDCOf(func(r *qbo.CDCResult) []qbo.Invoice { return r.Invoices }, invoiceRecord),
 }
 
 // invoiceRecord is a QBO invoice with its sales lines under
@@ -329,11 +355,11 @@ func hubspotLine(li hubspot.Object) (record.InvoiceLine, error) {
 
 // paymentReader reads QBO payments; payments sync from QBO only.
 var paymentReader = &reader{
-	object:    streams.ObjectPayment,
-	qboEntity: qbo.EntityPayment,
-	qboGet:    qboGetOf((*qbo.Client).GetPayment, paymentRecord),
-	qboEach:   qboEachOf(qbo.EntityPayment, "", paymentRecord),
-	qboCDC:    qboCDCOf(func(r *qbo.CDCResult) []qbo.Payment { return r.Payments }, paymentRecord),
+	object:     streams.ObjectPayment,
+	qboEntity:  qbo.EntityPayment,
+	qboEach:    qboEachOf(qbo.EntityPayment, "", paymentRecord),
+	qboGetMany: qboGetManyOf(qbo.EntityPayment, "", func(v qbo.Payment) string { return v.ID }, paymentRecord),
+	qboCDC:     qboCDCOf(func(r *qbo.CDCResult) []qbo.Payment { return r.Payments }, paymentRecord),
 }
 
 // paymentRecord is a QBO payment with the invoices it pays under

@@ -17,9 +17,8 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
-	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -512,16 +511,17 @@ func (s *Service) handleNotices(ctx context.Context, connID string, group []noti
 	if err != nil {
 		return err
 	}
-	recs := make([]ingested, 0, len(group))
-	for _, n := range group {
-		rec, err := r.qboGet(ctx, cl, n.id)
-		switch {
-		case syncerr.CodeOf(err) == qbo.CodeNotFound:
-			rec = deletedRecord(r.object, system, n.id, at(n))
-		case err != nil:
-			return err
-		}
-		recs = append(recs, rec)
+	ids := make([]string, len(group))
+	when := map[string]time.Time{}
+	for i, n := range group {
+		ids[i], when[n.id] = n.id, at(n)
+	}
+	recs, missing, err := r.qboGetMany(ctx, cl, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range missing {
+		recs = append(recs, deletedRecord(r.object, system, id, when[id]))
 	}
 	return s.publish(ctx, c.ID, system, recs)
 }
