@@ -143,10 +143,7 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 	if err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
-	currency := f["CurrencyRef.value"]
-	if currency == "" {
-		currency = "USD"
-	}
+	currency := currencyOf(f)
 	paid := total.Sub(balance)
 	status := PaymentUnpaid
 	switch {
@@ -177,6 +174,15 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted, MatchKey: "qbo:" + f["Id"]}
 	out.Hash = Hash(fields)
 	return out, nil
+}
+
+// currencyOf is a QBO transaction's currency; QBO leaves it out for
+// companies without multicurrency, whose home currency is USD here.
+func currencyOf(f map[string]string) string {
+	if c := f["CurrencyRef.value"]; c != "" {
+		return c
+	}
+	return "USD"
 }
 
 // amountField reads an amount field of a QBO record (absent is zero).
@@ -225,10 +231,7 @@ func payment(target streams.System, in record.Ingested) (*record.Transformed, er
 	if method == "" {
 		method = f["PaymentMethodRef.value"]
 	}
-	currency := f["CurrencyRef.value"]
-	if currency == "" {
-		currency = "USD"
-	}
+	currency := currencyOf(f)
 	fields := map[string]string{FieldPaymentAmount: amount.StringFixed2(), FieldPaymentDate: f["TxnDate"], FieldPaymentMethod: method,
 		FieldPaymentRef: f["PaymentRefNum"], FieldPaymentID: f["Id"], record.FieldApplied: record.EncodeApplied(apps), "hs_currency": currency}
 	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
