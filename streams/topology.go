@@ -50,8 +50,12 @@ const (
 	maxMessageBytes         = 1 << 20
 	stageAckWait            = 30 * time.Second
 	activityAckWait         = 60 * time.Second
-	writerMaxInFlight       = 200 // the SaaS APIs, not NATS, are the limit
-	writerBackfillInFlight  = 50  // the first sync takes a bounded share of the writer
+	// The writer's in-flight limits count the records waiting for a
+	// dependency too (a nak'd message stays pending): too low, and invoices
+	// waiting for their customers hold every slot the customers need. The
+	// API budgets, not these, bound the calls (and the first sync's share).
+	writerMaxInFlight      = 2000
+	writerBackfillInFlight = 2000
 )
 
 // Stream is one stream of the topology.

@@ -404,17 +404,21 @@ func (s *Service) webhookWorker(ctx context.Context) {
 			return
 		case n := <-s.queue:
 			batch := []notice{n}
-			// Take what else waits, so one batch read serves many notices:
-			// a first sync's writes come back as a burst of them.
+			// Take what else arrives within a moment, so one batch read
+			// serves many notices: a first sync's writes come back as a
+			// burst of them, and one read per notice would spend the
+			// account's budget many times over.
+			linger := time.NewTimer(webhookLinger)
 		more:
 			for len(batch) < hubspot.MaxBatchInputs {
 				select {
 				case m := <-s.queue:
 					batch = append(batch, m)
-				default:
+				case <-linger.C:
 					break more
 				}
 			}
+			linger.Stop()
 			for _, m := range batch {
 				s.unmarkQueued(m)
 			}
@@ -424,6 +428,9 @@ func (s *Service) webhookWorker(ctx context.Context) {
 		}
 	}
 }
+
+// webhookLinger is how long a worker gathers notices before it fetches.
+const webhookLinger = 50 * time.Millisecond
 
 // groupNotices splits notices into groups one fetch can serve: same side,
 // account, object and kind (deleted or not), in arrival order.
@@ -468,7 +475,9 @@ func (s *Service) handleGroup(ctx context.Context, group []notice) {
 // handleNotices fetches the full records of a group of notices (one batch
 // read on HubSpot) and publishes them.
 func (s *Service) handleNotices(ctx context.Context, connID string, group []notice) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	// Generous: under a burst the fetch waits its turn in the account's
+	// budget; a timeout only hands the change to the poller.
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	c, ok := s.connection(connID)
 	if !ok {
