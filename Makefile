@@ -58,12 +58,14 @@ bench:
 	$(GO) test -run '^$$' -bench 'FirstSyncAllStages|ChangeLatency' -benchtime 1x -timeout 30m ./services/syncd/ && \
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
-# The 5,000-contact first sync against QBO's real throttle takes about 21
-# minutes (QBO allows 500 requests a minute per company).
+# First syncs against the real throttles: 5,000 contacts into QBO (about 21
+# minutes; QBO allows 500 requests a minute per company), then 2,000
+# invoices of 5 lines into HubSpot and into QBO (about 40 minutes).
 bench-throttled:
 	@state=$$($(CLICKHOUSE) start) || exit $$?; \
 	if [ "$$state" = started ]; then trap '$(CLICKHOUSE) stop' EXIT; fi; \
-	$(GO) test -run '^$$' -bench FirstSyncIntoThrottledQBO -benchtime 1x -timeout 60m ./services/syncd/
+	$(GO) test -run '^$$' -bench FirstSyncIntoThrottledQBO -benchtime 1x -timeout 60m ./services/syncd/ && \
+	$(GO) test -run '^$$' -bench InvoicesFirstSync -benchtime 1x -timeout 90m ./services/syncd/
 
 clickhouse-start:
 	@$(CLICKHOUSE) start >/dev/null
