@@ -67,49 +67,6 @@ type Backfill = progress.Backfill
 
 const maxRecent = 5000
 
-// backfillAfter orders a connection's first sync: an object's backfill
-// starts once the objects it refers to have been read, so their records
-// reach the writer first (an invoice needs its customer and products, a
-// payment its invoice) and few records wait for a dependency.
-var backfillAfter = map[streams.Object][]streams.Object{
-	streams.ObjectInvoice: {streams.ObjectContact, streams.ObjectProduct},
-	streams.ObjectPayment: {streams.ObjectInvoice},
-}
-
-// errBackfillOrder: the backfill waits for earlier ones (backfillAfter).
-var errBackfillOrder = errors.New("backfill waits for the objects it refers to")
-
-// backfillOrderRetry is how soon a waiting backfill looks again.
-const backfillOrderRetry = 2 * time.Second
-
-// earlierBackfillsRead reports whether every backfill object's must follow
-// has been read (its cursor exists) on each side c reads it from.
-func (s *Service) earlierBackfillsRead(ctx context.Context, c connection.Connection, object streams.Object) (bool, error) {
-	for _, dep := range backfillAfter[object] {
-		for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
-			if !ingests(c, dep, sys) || accountOf(c, sys) == "" {
-				continue
-			}
-			_, err := s.cursors.Get(ctx, CursorKey(c.ID, sys, dep))
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				return false, nil
-			}
-			if err != nil {
-				return false, syncerr.Transient(syncerr.CodeUnavailable, err)
-			}
-		}
-	}
-	return true, nil
-}
-
-// cmpErr returns err when set, else fallback.
-func cmpErr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
-}
-
 // errLeaseLost ends a round of polling when another instance holds the lease.
 var errLeaseLost = errors.New("poll lease lost")
 
@@ -183,9 +140,6 @@ func (s *Service) lead(ctx context.Context, t pollTarget, key string, log *slog.
 			return
 		}
 		delay := s.cfg.PollInterval
-		if errors.Is(err, errBackfillOrder) {
-			delay, err = backfillOrderRetry, nil
-		}
 		if err != nil {
 			if errors.Is(err, errLeaseLost) {
 				return
@@ -212,11 +166,6 @@ func (s *Service) pollOnce(ctx context.Context, t pollTarget, log *slog.Logger) 
 		return err
 	}
 	if rev == 0 || (t.system == streams.SystemQBO && s.now().Sub(cur.Since) > qbo.CDCWindow-time.Hour) {
-		if rev == 0 {
-			if ready, err := s.earlierBackfillsRead(ctx, c, t.object()); err != nil || !ready {
-				return cmpErr(err, errBackfillOrder)
-			}
-		}
 		return s.backfill(ctx, t, rev, log)
 	}
 	if t.system == streams.SystemQBO {

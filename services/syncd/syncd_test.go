@@ -364,7 +364,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		return n
 	}
 	// The backfill of both demo sides has written records on both sides.
-	testutil.WaitFor(t, 180*time.Second, "first sync writes", func() bool {
+	testutil.WaitFor(t, 300*time.Second, "first sync writes", func() bool {
 		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'qbo_to_hubspot'") > 50 &&
 			rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'hubspot_to_qbo'") > 5
 	})
@@ -455,7 +455,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	// The demo shows every object syncing, and what was left out or failed
 	// and why: products without a SKU, invoices made before the setup day,
 	// the second contact of a company (duplicate display name).
-	testutil.WaitFor(t, 180*time.Second, "products and invoices synced, with exclusions and a failure", func() bool {
+	testutil.WaitFor(t, 300*time.Second, "products and invoices synced, with exclusions and a failure", func() bool {
 		count := func(object, stage, outcome string) uint64 {
 			return rows("SELECT count() FROM sync_activity FINAL WHERE object = ? AND stage = ? AND outcome = ?", object, stage, outcome)
 		}

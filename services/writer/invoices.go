@@ -151,17 +151,20 @@ func (h *handler) writeHubSpotInvoice(ctx context.Context, conn connection.Conne
 	var out *hubspot.Object
 	status := "draft" // what HubSpot creates; its create answer may not say so
 	if created {
-		if out, err = cl.Create(ctx, hubspot.Invoices, props, hubspot.AssociationInput{ToID: contactID, Types: hubspotDefined(assocInvoiceToContact)}); err != nil {
+		// The contact and its primary company (P12) are associated in the
+		// create call itself: one call fewer per invoice.
+		assocs := []hubspot.AssociationInput{{ToID: contactID, Types: hubspotDefined(assocInvoiceToContact)}}
+		company, ok, err := cl.PrimaryCompany(ctx, contactID)
+		if err != nil {
+			return written{}, err
+		}
+		if ok {
+			assocs = append(assocs, hubspot.AssociationInput{ToID: company, Types: hubspotDefined(assocInvoiceToCompany)})
+		}
+		if out, err = cl.Create(ctx, hubspot.Invoices, props, assocs...); err != nil {
 			return written{}, err
 		}
 		id = out.ID
-		if company, ok, err := cl.PrimaryCompany(ctx, contactID); err != nil {
-			return written{}, err
-		} else if ok {
-			if err := cl.Associate(ctx, hubspot.Invoices, id, hubspot.Companies, company, hubspotDefined(assocInvoiceToCompany)...); err != nil {
-				return written{}, err
-			}
-		}
 		if err := createLineItems(ctx, cl, id, inputs); err != nil {
 			return written{}, err
 		}
@@ -284,6 +287,12 @@ func (h *handler) hubspotProductOf(ctx context.Context, conn connection.Connecti
 	}
 	if id := l.Sides[streams.SystemHubSpot].ID; ok && id != "" && !l.Sides[streams.SystemHubSpot].Archived {
 		return id, nil
+	}
+	if ok && l.Sides[streams.SystemHubSpot].ID == "" {
+		// Resolved, so it passed the product sync's filters; not written
+		// yet. Waiting costs no API call on each retry.
+		return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+			"waiting for QBO item %s to sync to HubSpot as a product", itemID))
 	}
 	cl, err := h.clients.QBO(conn)
 	if err != nil {

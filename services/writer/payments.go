@@ -131,6 +131,11 @@ func (h *handler) hubspotInvoiceOf(ctx context.Context, conn connection.Connecti
 	if id := l.Sides[streams.SystemHubSpot].ID; ok && id != "" {
 		return id, nil
 	}
+	if ok {
+		// Resolved, not written yet: wait without an API call per retry.
+		return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(
+			"waiting for QBO invoice %s to sync to HubSpot", qboInvoiceID))
+	}
 	cl, err := h.clients.QBO(conn)
 	if err != nil {
 		return "", syncerr.Transient("CONNECTION_NOT_CONNECTED", err)
