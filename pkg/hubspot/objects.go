@@ -23,6 +23,9 @@ const (
 	LineItems ObjectType = "line_items"
 	Invoices  ObjectType = "invoices"
 	Notes     ObjectType = "notes"
+	// CommercePayments are payments collected by HubSpot's payment
+	// processing; the sync reads them for a paid invoice and its fees.
+	CommercePayments ObjectType = "commerce_payments"
 )
 
 // LastModifiedProperty is the type's last-modified property: contacts use

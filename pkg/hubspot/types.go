@@ -36,6 +36,16 @@ const (
 	PropAmountPaid    = "hs_amount_paid"
 	PropBalanceDue    = "hs_balance_due"
 
+	// Commerce payment properties. The fee names follow the knowledge
+	// base's "Processing fee" and "Platform fee" labels; they are not in
+	// the API reference available to us; check them against a real portal.
+	PropPaymentGross         = "hs_initial_amount"
+	PropPaymentDate          = "hs_initiated_date"
+	PropPaymentStatus        = "hs_latest_status"
+	PropPaymentMethod        = "hs_payment_method_type"
+	PropPaymentProcessingFee = "hs_processing_fee"
+	PropPaymentPlatformFee   = "hs_platform_fee"
+
 	PropDealName  = "dealname"
 	PropDealStage = "dealstage"
 	PropPipeline  = "pipeline"

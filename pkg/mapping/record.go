@@ -303,6 +303,9 @@ func invoiceToQBO(settings connection.ObjectSettings, in record.Ingested) (*reco
 	}
 	fields[record.FieldLines] = record.EncodeLines(lines)
 	fields[FieldInvoiceContact] = in.First("contact.id")
+	if p := f[record.FieldPayments]; p != "" {
+		fields[record.FieldPayments] = p // their fees go to the fees report (P16)
+	}
 	switch paid := f["hs_amount_paid"]; {
 	case paid != "":
 		a, err := money.Parse(paid)

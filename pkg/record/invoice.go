@@ -88,3 +88,42 @@ func DecodeApplied(s string) ([]Application, error) {
 	}
 	return apps, nil
 }
+
+// FieldPayments carries the payments HubSpot collected on an invoice, as
+// JSON ([]CollectedPayment): the writer records their sum in QBO and their
+// fees for the fees report (P16).
+const FieldPayments = "payments"
+
+// CollectedPayment is one payment HubSpot's payment processing collected,
+// with the fees the processor and HubSpot kept.
+type CollectedPayment struct {
+	ID            string       `json:"id"`
+	Amount        money.Amount `json:"amount"`
+	ProcessingFee money.Amount `json:"processing_fee"`
+	PlatformFee   money.Amount `json:"platform_fee"`
+	Date          string       `json:"date,omitempty"` // YYYY-MM-DD
+	Method        string       `json:"method,omitempty"`
+	Currency      string       `json:"currency,omitempty"`
+}
+
+// EncodePayments is the FieldPayments value of payments ("" for none, so
+// invoices without payments hash as before).
+func EncodePayments(payments []CollectedPayment) string {
+	if len(payments) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(payments) // plain values: cannot fail
+	return string(b)
+}
+
+// DecodePayments reads a FieldPayments value ("" is none).
+func DecodePayments(s string) ([]CollectedPayment, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []CollectedPayment
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("invoice payments: %w", err)
+	}
+	return out, nil
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/oauth2"
 
+	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/filter"
 	"github.com/ledgersync/ledgersync/pkg/logging"
@@ -42,6 +43,7 @@ type Service struct {
 	now      func() time.Time
 	cursors  jetstream.KeyValue // first-sync progress; nil: not shown
 	qbo      QBOClients         // settings checks; nil: no warnings
+	activity *activity.Store    // reports; nil: not served
 }
 
 // WithProgress lets the API show first-sync progress from the cursors bucket.
@@ -74,6 +76,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	admin("GET /api/connections/{id}/health", s.health)
 	admin("GET /api/connections/{id}/progress", s.progress)
 	admin("GET /api/connections/{id}/warnings", s.warnings)
+	admin("GET /api/connections/{id}/reports/fees", s.feesReport)
 	admin("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
 	admin("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or

@@ -3,6 +3,7 @@ package ingestor
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -294,6 +295,10 @@ func enrichInvoices(ctx context.Context, cl *hubspot.Client, objs []hubspot.Obje
 	if err != nil {
 		return nil, err
 	}
+	payments, err := collectedPayments(ctx, cl, objs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]ingested, 0, len(objs))
 	for _, o := range objs {
 		var lines []record.InvoiceLine
@@ -314,9 +319,100 @@ func enrichInvoices(ctx context.Context, cl *hubspot.Client, objs []hubspot.Obje
 		}
 		r := hubspotRecord(streams.ObjectInvoice, o, related)
 		r.rec.Fields[record.FieldLines] = record.EncodeLines(lines)
+		if p := record.EncodePayments(payments[o.ID]); p != "" {
+			r.rec.Fields[record.FieldPayments] = p
+		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// collectedPayments reads the succeeded payments HubSpot collected on the
+// invoices that show an amount paid (the others cost no call), by invoice.
+func collectedPayments(ctx context.Context, cl *hubspot.Client, objs []hubspot.Object) (map[string][]record.CollectedPayment, error) {
+	var paid []string
+	for _, o := range objs {
+		if a, err := money.Parse(o.Prop(hubspot.PropAmountPaid)); err == nil && a.Sign() > 0 {
+			paid = append(paid, o.ID)
+		}
+	}
+	if len(paid) == 0 {
+		return nil, nil
+	}
+	assocs, _, err := cl.BatchAssociations(ctx, hubspot.Invoices, hubspot.CommercePayments, paid)
+	if err != nil {
+		return nil, err
+	}
+	var payIDs []string
+	for _, list := range assocs {
+		for _, a := range list {
+			payIDs = append(payIDs, a.ID)
+		}
+	}
+	if len(payIDs) == 0 {
+		return nil, nil
+	}
+	res, err := cl.BatchRead(ctx, hubspot.CommercePayments, uniq(payIDs), hubspot.BatchReadOptions{Properties: []string{
+		hubspot.PropPaymentGross, hubspot.PropPaymentDate, hubspot.PropPaymentStatus, hubspot.PropPaymentMethod,
+		hubspot.PropPaymentProcessingFee, hubspot.PropPaymentPlatformFee, "hs_currency_code"}})
+	if err != nil {
+		return nil, err
+	}
+	if err := firstRetryable(res.Errors); err != nil {
+		return nil, err
+	}
+	byID := map[string]hubspot.Object{}
+	for _, p := range res.Results {
+		byID[p.ID] = p
+	}
+	out := map[string][]record.CollectedPayment{}
+	for inv, list := range assocs {
+		for _, a := range list {
+			p, ok := byID[a.ID]
+			if !ok || p.Prop(hubspot.PropPaymentStatus) != "succeeded" {
+				continue // failed, refunded or still processing: nothing collected
+			}
+			cp, err := collectedPayment(p)
+			if err != nil {
+				return nil, syncerr.Permanent(syncerr.CodeValidation, fmt.Errorf("invoice %s: %w", inv, err))
+			}
+			out[inv] = append(out[inv], cp)
+		}
+	}
+	for inv := range out {
+		sort.Slice(out[inv], func(i, j int) bool { return out[inv][i].ID < out[inv][j].ID })
+	}
+	return out, nil
+}
+
+// collectedPayment reads one commerce payment; a missing fee is zero.
+func collectedPayment(p hubspot.Object) (record.CollectedPayment, error) {
+	amount := func(prop string) (money.Amount, error) {
+		v := p.Prop(prop)
+		if v == "" {
+			return money.Zero, nil
+		}
+		a, err := money.Parse(v)
+		if err != nil {
+			return money.Zero, fmt.Errorf("payment %s: %s: %w", p.ID, prop, err)
+		}
+		return a, nil
+	}
+	cp := record.CollectedPayment{ID: p.ID, Method: p.Prop(hubspot.PropPaymentMethod), Currency: p.Prop("hs_currency_code")}
+	var err error
+	if cp.Amount, err = amount(hubspot.PropPaymentGross); err != nil {
+		return cp, err
+	}
+	if cp.ProcessingFee, err = amount(hubspot.PropPaymentProcessingFee); err != nil {
+		return cp, err
+	}
+	if cp.PlatformFee, err = amount(hubspot.PropPaymentPlatformFee); err != nil {
+		return cp, err
+	}
+	if d := p.Prop(hubspot.PropPaymentDate); len(d) >= 10 {
+		cp.Date = d[:10]
+	}
+	return cp, nil
 }
 
 // RelatedContactID holds the ids of a HubSpot invoice's contacts.

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,4 +110,36 @@ func (d *demoSetup) incomeAccounts() []qbo.Account {
 		d.t.Fatalf("income accounts: %v %v", accounts, err)
 	}
 	return accounts
+}
+
+// adminGET calls the admin API; it answers the body and its content type.
+func (d *demoSetup) adminGET(path string) ([]byte, string) {
+	d.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+d.httpAddr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+demoAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		d.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return body, resp.Header.Get("Content-Type")
+}
+
+// collectHubSpotPayment has a buyer pay a HubSpot invoice through HubSpot
+// payments (the simulator's UI control; the API cannot record payments).
+func (d *demoSetup) collectHubSpotPayment(invoiceID, body string) {
+	d.t.Helper()
+	resp, err := http.Post("http://"+d.hsAddr+"/_sim/ui/invoices/"+invoiceID+"/payments", "application/json", strings.NewReader(body))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		d.t.Fatalf("collect a payment on invoice %s: %d %s", invoiceID, resp.StatusCode, b)
+	}
 }

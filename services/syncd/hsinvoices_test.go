@@ -136,6 +136,59 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 		t.Fatalf("%d custom line items, want 1 (%v)", n, err)
 	}
 
+	// The buyer pays the second invoice through HubSpot payments, in two
+	// parts: QBO records the payments, never a second paid invoice, and
+	// the fees HubSpot kept go to the fees report, not to QBO (P16, P17).
+	d.collectHubSpotPayment(second.ID, `{"amount":100,"processing_fee":3.20,"platform_fee":0.75}`)
+	secondDoc := "HS-" + second.Prop("hs_number")
+	testutil.WaitFor(t, 60*time.Second, "the first part paid in QBO", func() bool {
+		inv := qboInvoice(secondDoc)
+		return inv != nil && inv.Balance.String() == "260"
+	})
+	d.collectHubSpotPayment(second.ID, `{"amount":260,"processing_fee":7.84}`)
+	testutil.WaitFor(t, 60*time.Second, "the second invoice paid in full in QBO", func() bool {
+		inv := qboInvoice(secondDoc)
+		return inv != nil && inv.Balance.IsZero()
+	})
+	payments, err := qbo.All[qbo.Payment](ctx, qc, qbo.Select{Entity: qbo.EntityPayment, Where: "CustomerRef = " + qbo.Quote(qboInvoice(secondDoc).CustomerRef.Value)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paidInQBO := money.Zero
+	for _, p := range payments {
+		paidInQBO = paidInQBO.Add(p.TotalAmt)
+	}
+	if paidInQBO.String() != "360" || len(payments) != 2 {
+		t.Fatalf("QBO payments %d summing %s, want 2 summing 360", len(payments), paidInQBO)
+	}
+	if n, err := qc.Count(ctx, qbo.EntityInvoice, "DocNumber = "+qbo.Quote(secondDoc)); err != nil || n != 1 {
+		t.Fatalf("%d QBO invoices %s, want 1 (%v)", n, secondDoc, err)
+	}
+	month := time.Now().UTC().Format("2006-01") + "-01"
+	var report struct {
+		Periods []struct {
+			Period, Currency string
+			Payments         int
+			Gross, Net       json.Number
+			ProcessingFees   json.Number `json:"processing_fees"`
+			PlatformFees     json.Number `json:"platform_fees"`
+			TotalFees        json.Number `json:"total_fees"`
+		} `json:"periods"`
+	}
+	testutil.WaitFor(t, 30*time.Second, "both payments in the fees report", func() bool {
+		body, _ := d.adminGET("/api/connections/demo/reports/fees?period=month")
+		_ = json.Unmarshal(body, &report)
+		return len(report.Periods) == 1 && report.Periods[0].Payments == 2
+	})
+	if p := report.Periods[0]; p.Period != month || p.Currency != "USD" || p.Gross != "360" || p.ProcessingFees != "11.04" ||
+		p.PlatformFees != "0.75" || p.TotalFees != "11.79" || p.Net != "348.21" {
+		t.Fatalf("fees report %+v", report.Periods)
+	}
+	csvBody, ctype := d.adminGET("/api/connections/demo/reports/fees?period=month&format=csv")
+	if want := "period,currency,payments,gross,processing_fees,platform_fees,total_fees,net\n" + month + ",USD,2,360.00,11.04,0.75,11.79,348.21\n"; string(csvBody) != want || !strings.HasPrefix(ctype, "text/csv") {
+		t.Fatalf("fees report csv (%s):\n%s\nwant\n%s", ctype, csvBody, want)
+	}
+
 	// QBO edits to the HubSpot invoice: a new due date is accepted...
 	due := time.Now().AddDate(0, 0, 45).Format("2006-01-02") // not the terms' default
 	got = qboInvoice(doc)

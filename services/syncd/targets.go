@@ -148,10 +148,10 @@ var modules = []module{
 	},
 	{
 		name:        "api",
-		description: "admin HTTP API under /api/ (connections, OAuth connect flows, health)",
+		description: "admin HTTP API under /api/ (connections, OAuth connect flows, health, reports)",
 		public:      true,
 		inAll:       true,
-		deps:        []string{"nats", "streams"},
+		deps:        []string{"nats", "streams", "clickhouse"},
 		configs:     func(a *app) []any { return []any{&a.api} },
 		init:        initAPI,
 	},
@@ -379,7 +379,8 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
-	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).Routes(a.mux)
+	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).
+		WithActivity(a.store).Routes(a.mux)
 	return nil, nil
 }
 

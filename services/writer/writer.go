@@ -212,7 +212,32 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		ev.HubSpotID = w.id
 	}
 	ev.Changes = activity.ChangesOf(r.Fields)
-	return nil, h.publish(ctx, ev)
+	if err := h.publish(ctx, ev); err != nil {
+		return nil, err
+	}
+	if in.Object == streams.ObjectInvoice && target == streams.SystemQBO {
+		return nil, h.publishFees(ctx, in.Connection, in.RecordID, r, w.id)
+	}
+	return nil, nil
+}
+
+// publishFees records the fees of each payment HubSpot collected on an
+// invoice now in QBO: QBO gets the payment, not the fees, which the fees
+// report sums for manual entry (P16).
+func (h *handler) publishFees(ctx context.Context, conn, hubspotInvoiceID string, r record.Resolved, qboInvoiceID string) error {
+	payments, err := record.DecodePayments(r.Fields[record.FieldPayments])
+	if err != nil {
+		return syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
+	for _, p := range payments {
+		ev := activity.FeeEvent(h.now(), conn, activity.PaymentFee{PaymentID: p.ID, InvoiceID: hubspotInvoiceID, QBOInvoiceID: qboInvoiceID,
+			PaidOn: p.Date, Currency: firstNonEmpty(p.Currency, r.Fields["CurrencyRef.value"]), Method: p.Method,
+			Amount: p.Amount, ProcessingFee: p.ProcessingFee, PlatformFee: p.PlatformFee})
+		if err := h.publish(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (h *handler) publish(ctx context.Context, ev activity.Event) error {

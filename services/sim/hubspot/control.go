@@ -24,6 +24,7 @@ func (s *Server) controlRoutes(handle func(string, http.HandlerFunc)) {
 	handle("POST /_sim/ui/{objectType}", s.handleSimUICreate)
 	handle("PATCH /_sim/ui/{objectType}/{id}", s.handleSimUIUpdate)
 	handle("DELETE /_sim/ui/{objectType}/{id}", s.handleSimUIArchive)
+	handle("POST /_sim/ui/invoices/{id}/payments", s.handleSimUICollectPayment)
 }
 
 // handleSimReset restores the initial (seeded) portal and clears faults
@@ -271,4 +272,71 @@ func (s *Server) handleSimUIArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// collectInput is a payment a buyer makes on an open invoice through
+// HubSpot's payment processing, with the fees the processor keeps.
+type collectInput struct {
+	Amount        float64 `json:"amount"`
+	ProcessingFee float64 `json:"processing_fee"`
+	PlatformFee   float64 `json:"platform_fee"`
+	Method        string  `json:"method"` // card (default), ach
+	Date          string  `json:"date"`   // RFC 3339; default now
+}
+
+// handleSimUICollectPayment records a payment collected on an invoice, as
+// HubSpot payments would: a commerce payment associated with the invoice,
+// whose amount paid and balance follow, and which turns paid when nothing
+// is left to pay. The public API cannot do this (A2).
+func (s *Server) handleSimUICollectPayment(w http.ResponseWriter, r *http.Request) {
+	var in collectInput
+	if aerr := decodeJSON(r, &in); aerr != nil {
+		writeError(w, r, aerr)
+		return
+	}
+	if in.Method == "" {
+		in.Method = "card"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, aerr := s.st.resolveID(objectTypeByAlias["invoices"], r.PathValue("id"), "", false)
+	switch {
+	case aerr != nil:
+	case inv.props["hs_invoice_status"] != "open":
+		aerr = validationErr("payments are collected on open invoices; invoice %d is %s", inv.id, inv.props["hs_invoice_status"])
+	case in.Amount <= 0 || in.Amount > numProp(inv.props, "hs_balance_due")+1e-9:
+		aerr = validationErr("amount must be more than 0 and at most the balance due (%s), got %v", inv.props["hs_balance_due"], in.Amount)
+	case in.ProcessingFee < 0 || in.PlatformFee < 0 || in.ProcessingFee+in.PlatformFee > in.Amount:
+		aerr = validationErr("fees must be at least 0 and at most the amount")
+	}
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return
+	}
+	date := in.Date
+	if date == "" {
+		date = iso(s.wnow())
+	}
+	props := map[string]any{"hs_initial_amount": fmtNum(in.Amount), "hs_processing_fee": fmtNum(in.ProcessingFee),
+		"hs_platform_fee": fmtNum(in.PlatformFee), "hs_payment_method_type": in.Method, "hs_latest_status": "succeeded",
+		"hs_initiated_date": date, "hs_currency_code": inv.props["hs_currency"]}
+	pay, aerr := s.createRecord(objectTypeByAlias["commerce_payments"], props, nil, uiSource)
+	if aerr != nil {
+		writeError(w, r, aerr)
+		return
+	}
+	kind, _ := assocTypeFor("invoices", "commerce_payments", 541)
+	s.addAssoc(objRef{"invoices", inv.id}, objRef{"commerce_payments", pay.id}, kind, uiSource)
+	s.recompute(inv, uiSource)
+	if numProp(inv.props, "hs_balance_due") <= 0 {
+		// Processing moves the invoice to paid; the API may not (A2).
+		now := s.wnow()
+		inv.setProp("hs_invoice_status", "paid", now, uiSource, true)
+		inv.setProp(inv.t.lastMod, iso(now), now, uiSource, true)
+		inv.updatedAt = now
+		v := "paid"
+		s.emit(inv.t, inv.id, "propertyChange", "hs_invoice_status", &v, uiSource)
+	}
+	s.reindex(inv)
+	writeJSON(w, http.StatusCreated, s.view(pay, viewOpts{extra: sortedKeys(props)}))
 }

@@ -81,6 +81,44 @@ func TestInvoiceFlow(t *testing.T) {
 	checkErrorBody(t, e.do("PATCH", "/crm/v3/objects/invoices/"+inv, open), 400, catValidation, "voided")
 }
 
+// TestCollectPaymentThroughTheUI: a buyer pays an open invoice in two parts;
+// the invoice's amount paid and balance follow its commerce payments, the
+// fees stay on the payments, and the invoice turns paid at the end.
+func TestCollectPaymentThroughTheUI(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.create("contacts", map[string]any{"email": "buyer@example.com"})
+	p := e.create("products", map[string]any{"name": "Gadget", "price": "100"})
+	inv := e.create("invoices", map[string]any{"hs_currency": "USD"})
+	li := e.create("line_items", map[string]any{"hs_product_id": p, "quantity": "2"})
+	mustStatus(t, e.do("PUT", "/crm/v4/objects/line_items/"+li+"/associations/default/invoices/"+inv, nil), 200)
+	mustStatus(t, e.do("PUT", "/crm/v4/objects/invoices/"+inv+"/associations/default/contacts/"+c, nil), 200)
+	pay := func(body map[string]any) resp { return e.do("POST", "/_sim/ui/invoices/"+inv+"/payments", body) }
+	checkErrorBody(t, pay(map[string]any{"amount": 50}), 400, catValidation, "open invoices")
+	mustStatus(t, e.do("PATCH", "/crm/v3/objects/invoices/"+inv, map[string]any{"properties": map[string]any{"hs_invoice_status": "open"}}), 200)
+	checkErrorBody(t, pay(map[string]any{"amount": 250}), 400, catValidation, "at most the balance")
+
+	r := pay(map[string]any{"amount": 50, "processing_fee": 1.75, "platform_fee": 0.38})
+	mustStatus(t, r, http.StatusCreated)
+	first := r.json(t)["id"].(string)
+	get := func(path string) map[string]any { return props(t, e.do("GET", path, nil).json(t)) }
+	invProps := "/crm/v3/objects/invoices/" + inv + "?properties=hs_invoice_status,hs_amount_paid,hs_balance_due"
+	if pr := get(invProps); pr["hs_invoice_status"] != "open" || pr["hs_amount_paid"] != "50" || pr["hs_balance_due"] != "150" {
+		t.Fatalf("after a partial payment: %v", pr)
+	}
+	if pr := get("/crm/v3/objects/commerce_payments/" + first + "?properties=hs_initial_amount,hs_processing_fee,hs_platform_fee,hs_net_amount"); pr["hs_net_amount"] != "47.87" || pr["hs_processing_fee"] != "1.75" {
+		t.Fatalf("payment = %v", pr)
+	}
+	mustStatus(t, pay(map[string]any{"amount": 150, "processing_fee": 4.65}), http.StatusCreated)
+	if pr := get(invProps); pr["hs_invoice_status"] != "paid" || pr["hs_amount_paid"] != "200" || pr["hs_balance_due"] != "0" {
+		t.Fatalf("after the rest: %v", pr)
+	}
+	r = e.do("POST", "/crm/v4/associations/invoices/commerce_payments/batch/read", map[string]any{"inputs": []any{map[string]any{"id": inv}}})
+	mustStatus(t, r, 200)
+	if n := len(r.json(t)["results"].([]any)[0].(map[string]any)["to"].([]any)); n != 2 {
+		t.Fatalf("invoice has %d payments associated, want 2: %s", n, r.body)
+	}
+}
+
 func TestLineItemChangeReindexesInvoice(t *testing.T) {
 	e := newEnv(t, nil)
 	inv := e.create("invoices", map[string]any{"hs_currency": "USD"})

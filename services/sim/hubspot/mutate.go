@@ -319,10 +319,20 @@ func (s *Server) recompute(r *record, src changeSource) bool {
 				sum += numProp(li.props, "amount")
 			}
 		}
+		// Paid is what HubSpot's payment processing collected on the
+		// invoice; the API cannot record payments (A2).
+		var paid float64
+		for _, id := range s.st.assocTargets(objRef{"invoices", r.id}, "commerce_payments") {
+			if p := s.st.objects["commerce_payments"].records[id]; p != nil && !p.archived && p.props["hs_latest_status"] == "succeeded" {
+				paid += numProp(p.props, "hs_initial_amount")
+			}
+		}
 		set("hs_subtotal", fmtNum(sum))
 		set("hs_amount_billed", fmtNum(sum))
-		set("hs_amount_paid", "0")
-		set("hs_balance_due", fmtNum(sum))
+		set("hs_amount_paid", fmtNum(paid))
+		set("hs_balance_due", fmtNum(sum-paid))
+	case "commerce_payments":
+		set("hs_net_amount", fmtNum(numProp(r.props, "hs_initial_amount")-numProp(r.props, "hs_processing_fee")-numProp(r.props, "hs_platform_fee")))
 	case "contacts":
 		primary := ""
 		for other, kinds := range s.st.assoc[objRef{"contacts", r.id}] {

@@ -41,6 +41,10 @@ var objectTypes = []*objectType{
 		defaults: nil, searchable: []string{"hs_number", "hs_title", "hs_purchase_order_number"}, subBase: 600},
 	{name: "notes", singular: "note", typeID: "0-46", label: "NOTE", lastMod: "hs_lastmodifieddate", firstID: 5200000001,
 		defaults: nil, searchable: []string{"hs_note_body"}, subBase: 700},
+	// Payments collected by HubSpot's payment processing (A2: readable
+	// through the API; the simulator records them through its UI control).
+	{name: "commerce_payments", singular: "commerce_payment", typeID: "0-101", label: "COMMERCE_PAYMENT", lastMod: "hs_lastmodifieddate",
+		firstID: 6100000001, defaults: []string{"hs_initial_amount", "hs_latest_status"}, searchable: []string{"hs_reference_number"}, subBase: 800},
 }
 
 var objectTypeByAlias = func() map[string]*objectType {
@@ -223,6 +227,15 @@ func builtinProperties(t *objectType) (group string, props []*propertyDef) {
 			ro(s("hs_number", "Number")), calc(n("hs_subtotal", "Subtotal")), calc(n("hs_amount_billed", "Amount billed")),
 			calc(n("hs_amount_paid", "Amount paid")), calc(n("hs_balance_due", "Balance due")),
 			ro(s("hs_invoice_link", "Invoice link")))
+	case "commerce_payments":
+		// The fee property names follow the knowledge base's labels
+		// ("Processing fee", "Platform fee"); the internal names are [U].
+		group = "paymentinformation"
+		props = append(props, n("hs_initial_amount", "Gross amount"), s("hs_currency_code", "Currency code"),
+			dt("hs_initiated_date", "Payment date"), e("hs_payment_method_type", "Payment method", "card", "ach", "manual"),
+			e("hs_latest_status", "Status", "processing", "succeeded", "failed", "refunded"),
+			n("hs_processing_fee", "Processing fee"), n("hs_platform_fee", "Platform fee"), calc(n("hs_net_amount", "Net amount")),
+			s("hs_reference_number", "Reference number"))
 	case "notes":
 		group = "noteinformation"
 		props = append(props, &propertyDef{Name: "hs_note_body", Label: "Note body", Type: ptString, FieldType: "html"},
@@ -278,6 +291,8 @@ var assocTypes = []assocType{
 	{from: "deals", to: "invoices", id: 176, v3Name: "deal_to_invoice", inverse: 175},
 	{from: "invoices", to: "line_items", id: 409, v3Name: "invoice_to_line_item", inverse: 410},
 	{from: "line_items", to: "invoices", id: 410, v3Name: "line_item_to_invoice", inverse: 409},
+	{from: "invoices", to: "commerce_payments", id: 541, v3Name: "invoice_to_commerce_payment", inverse: 542},
+	{from: "commerce_payments", to: "invoices", id: 542, v3Name: "commerce_payment_to_invoice", inverse: 541},
 	{from: "notes", to: "contacts", id: 202, v3Name: "note_to_contact", inverse: 201},
 	{from: "contacts", to: "notes", id: 201, v3Name: "contact_to_note", inverse: 202},
 	{from: "notes", to: "companies", id: 190, v3Name: "note_to_company", inverse: 189},
