@@ -56,6 +56,7 @@ type harness struct {
 	hsSim   *simhs.Server
 	qbSim   *simqbo.Server
 	realm   string
+	hsToken string // the connection's HubSpot token: calls with it are "this app's" writes
 }
 
 func newHarness(t *testing.T, webhooks bool, qboOpts ...func(*simqbo.Config)) *harness {
@@ -89,7 +90,7 @@ func newHarness(t *testing.T, webhooks bool, qboOpts ...func(*simqbo.Config)) *h
 	hsDone := make(chan struct{})
 	go func() { defer close(hsDone); _ = hs.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-hsDone })
-	h.hsSim, h.hsURL = hs, "http://"+ln.Addr().String()
+	h.hsSim, h.hsURL, h.hsToken = hs, "http://"+ln.Addr().String(), hcfg.Token
 
 	qcfg := simqbo.DefaultConfig()
 	qcfg.Seed, qcfg.Throttle, qcfg.WebhookDelay = simqbo.SeedDemo, false, 50*time.Millisecond
@@ -481,6 +482,76 @@ func testWebhooks(t *testing.T, format simqbo.WebhookFormat) {
 		// Archiving also removes its associations: those notices find the
 		// contact gone and publish deletions too (at their own times).
 		return len(l) >= 3 && payload(t, l[len(l)-1]).Deleted
+	})
+}
+
+// TestOwnWritesAreNotFetched: a webhook that names this app as the source
+// of a change is our own write coming back (P18). It costs no fetch; an
+// activity row says why. A user's change to the same record in the same
+// delivery is fetched.
+func TestOwnWritesAreNotFetched(t *testing.T) {
+	h := newHarness(t, true)
+	h.start(h.config(time.Hour), true) // the poller only backfills here
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	id := h.ingested(streams.SystemHubSpot)[3].RecordID
+	before := len(h.ingested(streams.SystemHubSpot))
+	apiEdit := func(props map[string]string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"properties": props})
+		req, _ := http.NewRequest(http.MethodPatch, h.hsURL+"/crm/v3/objects/contacts/"+id, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.hsToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("API edit answered %d", resp.StatusCode)
+		}
+	}
+	apiEdit(map[string]string{"phone": "(650) 555-0101"})
+	// The webhook arrives and is recorded as our own write.
+	ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
+	defer cancel()
+	st, err := h.ns.JS.Stream(ctx, streams.StreamActivity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.ActivitySubject("*", "*", string(activity.OutcomeSkippedEcho))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var echo *activity.Event
+	for echo == nil && ctx.Err() == nil {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			evs, _ := activity.DecodeMessage(m.Data())
+			for i := range evs {
+				if evs[i].Stage == ingestor.Stage && evs[i].HubSpotID == id {
+					echo = &evs[i]
+				}
+			}
+		}
+	}
+	if echo == nil {
+		t.Fatal("no activity row for the webhook of our own write")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(h.ingested(streams.SystemHubSpot)); n != before {
+		t.Fatalf("our own write was fetched and published: %d messages, want %d", n, before)
+	}
+	// A user's change is fetched, even with our own write in the same delivery.
+	h.editHubSpot(id, map[string]string{"firstname": "Edited"})
+	apiEdit(map[string]string{"phone": "(650) 555-0102"})
+	eventually(t, 15*time.Second, "the user's change", func() bool {
+		l := byID(h.ingested(streams.SystemHubSpot))[id]
+		return len(l) == 2 && payload(t, l[1]).Fields["firstname"] == "Edited"
 	})
 }
 

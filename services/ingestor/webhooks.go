@@ -64,6 +64,21 @@ type hubspotEvent struct {
 	FromObjectID     json.Number `json:"fromObjectId"`
 	MergedObjectIDs  []int64     `json:"mergedObjectIds"`
 	PrimaryObjectID  json.Number `json:"primaryObjectId"`
+	AppID            json.Number `json:"appId"`
+	ChangeSource     string      `json:"changeSource"`
+	SourceID         string      `json:"sourceId"`
+}
+
+// ownWrite reports whether ev tells of a change this app made: HubSpot
+// names the app that made an API change in sourceId, and the app the
+// event is for in appId. Such a change is our own write coming back (P18):
+// fetching it would spend the account's budget to learn what the writer
+// already knows.
+func (ev hubspotEvent) ownWrite() bool {
+	if ev.ChangeSource != "INTEGRATION" && ev.ChangeSource != "API" {
+		return false
+	}
+	return ev.SourceID != "" && ev.SourceID == ev.AppID.String()
 }
 
 func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
@@ -82,15 +97,28 @@ func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var notices []notice
-	seen := map[string]bool{}
+	seen := map[string]int{}
+	// own: the notice's record changed only through this app's writes.
+	var own []bool
+	var ownEvents [][]string
+	var ev hubspotEvent
 	add := func(n notice) {
 		k := string(n.reader.object) + "/" + n.account + "/" + n.id + "/" + strconv.FormatBool(n.deleted)
-		if n.id != "" && n.id != "0" && !seen[k] {
-			seen[k] = true
-			notices = append(notices, n)
+		if n.id == "" || n.id == "0" {
+			return
 		}
+		i, ok := seen[k]
+		if !ok {
+			i = len(notices)
+			seen[k] = i
+			notices = append(notices, n)
+			own = append(own, true)
+			ownEvents = append(ownEvents, nil)
+		}
+		own[i] = own[i] && ev.ownWrite()
+		ownEvents[i] = append(ownEvents[i], ev.EventID.String())
 	}
-	for _, ev := range events {
+	for _, ev = range events {
 		typ := ev.SubscriptionType
 		r := hubspotReaderOf(typ, ev.ObjectTypeID)
 		if r == nil {
@@ -129,7 +157,30 @@ func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
 			add(n)
 		}
 	}
-	s.accept(w, notices)
+	fetch := notices[:0:0]
+	for i, n := range notices {
+		if own[i] {
+			s.recordOwnWrite(n, ownEvents[i])
+		} else {
+			fetch = append(fetch, n)
+		}
+	}
+	s.accept(w, fetch)
+}
+
+// recordOwnWrite records, for each connection that reads n's object from
+// its portal, that a webhook brought back one of our own writes and that
+// the record was not fetched for it.
+func (s *Service) recordOwnWrite(n notice, eventIDs []string) {
+	for _, c := range s.connectionsFor(n.reader.object, n.system, n.account) {
+		ev := activity.Event{EventID: activity.DerivedID(Stage, "own-write", c.ID, strings.Join(eventIDs, ",")), Time: s.now().UTC(),
+			Connection: c.ID, Object: string(n.reader.object), RecordKey: string(n.system) + ":" + n.id, HubSpotID: n.id,
+			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Outcome: activity.OutcomeSkippedEcho,
+			ErrorMessage: "a change ledgersync made (the webhook names this app as its source): not fetched again"}
+		if _, err := s.activity.PublishAsync(ev); err != nil {
+			s.log.Warn("activity event not published", logging.KeyError, err)
+		}
+	}
 }
 
 // verifyHubSpot checks X-HubSpot-Signature-v3 (falling back to v1 when a

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -43,8 +44,9 @@ type Config struct {
 	// BackfillWorkers write first-sync records in their own lane. The API
 	// budgets bound the lane's share of each account (QBO_/HUBSPOT_
 	// LIMIT_BACKFILL_SHARE); the workers only need to be enough that a
-	// slow account (QBO, 8 calls a second) does not hold up the others.
-	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=8"`
+	// slow account (QBO, 8 calls a second) does not hold up the others,
+	// and that new HubSpot contacts fill their batch calls.
+	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=32"`
 	// MaxAttempts before a transient failure is dead-lettered.
 	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
 	// DependencyWait is how long an invoice waits for its customer or its
@@ -66,7 +68,8 @@ type Service struct {
 // New builds the stage on the durable writer consumers, one per lane.
 func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now,
-		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{}}
+		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{},
+		contactUpserts: newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts)}
 	live, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
 		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
 	if err != nil {
@@ -98,6 +101,7 @@ type handler struct {
 	propsMu        sync.Mutex
 	hubspotProps   map[string]bool // portal/type/property of ledgersync's own properties known to exist
 	companies      companyCache    // QBO company facts read per invoice otherwise
+	contactUpserts *batcher[contactUpsert, upsertedContact]
 }
 
 // written is the result of one remote write.
@@ -326,6 +330,16 @@ func (h *handler) writeContact(ctx context.Context, conn connection.Connection, 
 		}
 	}
 	id := l.Sides[streams.SystemHubSpot].ID
+	if id == "" && props[hubspot.PropEmail] != "" {
+		// A new contact goes out in a batch upsert by email with the
+		// other new contacts of this moment (contacts_batch.go).
+		key := conn.ID + "/" + strconv.FormatBool(lanes.IsBackfill(ctx))
+		res, err := h.contactUpserts.do(ctx, key, contactUpsert{cl: cl, input: hubspot.UpdateInput{ID: props[hubspot.PropEmail], IDProperty: hubspot.PropEmail, Properties: props}})
+		if err != nil {
+			return written{}, err
+		}
+		return hubspotWritten(res.obj, props, res.created), nil
+	}
 	if id == "" && r.MatchKey != "" {
 		found, err := cl.GetBy(ctx, hubspot.Contacts, "email", r.MatchKey, nil, nil)
 		switch {
