@@ -32,6 +32,10 @@ type Config struct {
 	// changes that become visible late (HubSpot's search index delay);
 	// records already published in that window are not published again.
 	PollOverlap time.Duration `env:"INGESTOR_POLL_OVERLAP, default=1m"`
+	// ArchivedSweep is how often the HubSpot poller lists archived
+	// records: HubSpot's search never returns them, so a deletion whose
+	// webhook was lost is found this way.
+	ArchivedSweep time.Duration `env:"INGESTOR_ARCHIVED_SWEEP, default=10m"`
 	// LeaseRenew is how often a held poll lease is renewed (the leases
 	// bucket's TTL is 30 s) and how often a free one is tried.
 	LeaseRenew time.Duration `env:"INGESTOR_LEASE_RENEW, default=10s"`
@@ -65,6 +69,7 @@ func (c *Config) Validate() []config.Problem {
 	}
 	positive("INGESTOR_POLL_INTERVAL", c.PollInterval)
 	positive("INGESTOR_LEASE_RENEW", c.LeaseRenew)
+	positive("INGESTOR_ARCHIVED_SWEEP", c.ArchivedSweep)
 	positive("INGESTOR_WEBHOOK_MAX_AGE", c.WebhookMaxAge)
 	if c.PollOverlap < 0 {
 		p = append(p, config.Problem{Variable: "INGESTOR_POLL_OVERLAP", Reason: "must not be negative"})

@@ -142,7 +142,7 @@ func newHarness(t *testing.T, webhooks bool, qboOpts ...func(*simqbo.Config)) *h
 
 func (h *harness) config(pollInterval time.Duration) ingestor.Config {
 	return ingestor.Config{
-		PollInterval: pollInterval, PollOverlap: 2 * time.Second, LeaseRenew: 200 * time.Millisecond,
+		PollInterval: pollInterval, PollOverlap: 2 * time.Second, LeaseRenew: 200 * time.Millisecond, ArchivedSweep: time.Hour,
 		WebhookWorkers: 4, WebhookQueue: 100, WebhookMaxAge: 5 * time.Minute,
 		Keys: tokens.KeyConfig{Key: tokenKey},
 		Apps: clients.Apps{
@@ -430,6 +430,39 @@ func TestBackfillThenPollerPicksUpChanges(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	if n, m := len(h.ingested(streams.SystemHubSpot)), len(h.ingested(streams.SystemQBO)); n != 21 || m != qbTotal+1 {
 		t.Errorf("after the changes: %d hubspot and %d qbo messages, want 21 and %d", n, m, qbTotal+1)
+	}
+}
+
+// TestPollerFindsHubSpotDeletionsWithoutWebhooks: HubSpot's search never
+// shows archived records, so the poller sweeps the archived list now and
+// then and publishes the deletions it finds there.
+func TestPollerFindsHubSpotDeletionsWithoutWebhooks(t *testing.T) {
+	h := newHarness(t, false)
+	cfg := h.config(300 * time.Millisecond)
+	cfg.PollOverlap, cfg.ArchivedSweep = 200*time.Millisecond, time.Second
+	h.start(cfg, false)
+	eventually(t, 20*time.Second, "the hubspot backfill", func() bool { return h.backfillDone(streams.SystemHubSpot) })
+	id := h.ingested(streams.SystemHubSpot)[5].RecordID
+	req, _ := http.NewRequest(http.MethodDelete, h.hsURL+"/_sim/ui/contacts/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	eventually(t, 15*time.Second, "the deletion", func() bool {
+		l := byID(h.ingested(streams.SystemHubSpot))[id]
+		return len(l) >= 2 && payload(t, l[len(l)-1]).Deleted
+	})
+	// Later sweeps do not publish it again.
+	time.Sleep(2500 * time.Millisecond)
+	deleted := 0
+	for _, e := range byID(h.ingested(streams.SystemHubSpot))[id] {
+		if payload(t, e).Deleted {
+			deleted++
+		}
+	}
+	if deleted != 1 {
+		t.Errorf("the deletion was published %d times, want once", deleted)
 	}
 }
 

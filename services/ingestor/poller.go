@@ -58,8 +58,11 @@ type Cursor struct {
 	ID string `json:"id,omitempty"`
 	// Recent holds record id -> version (Unix ms) of records published in
 	// the overlap window, so an overlapping poll does not publish them again.
-	Recent    map[string]int64 `json:"recent,omitempty"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	Recent map[string]int64 `json:"recent,omitempty"`
+	// ArchivedSince (HubSpot): archivals before it have been published;
+	// the next sweep of archived records starts there.
+	ArchivedSince time.Time `json:"archived_since,omitzero"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Backfill is the first sync's progress, stored under BackfillKey.
@@ -296,9 +299,51 @@ func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev
 	if last.Time.After(cur.Since) || (last.Time.Equal(cur.Since) && last.ID > cur.ID) {
 		cur.Since, cur.ID = last.Time, last.ID
 	}
+	if err := s.sweepArchived(ctx, t, cl, &cur); err != nil {
+		return err
+	}
 	s.remember(&cur, nil, cur.Since.Add(-s.cfg.PollOverlap))
 	_, err = s.saveCursor(ctx, t, cur, rev)
 	return err
+}
+
+// sweepArchived publishes the records archived since the last sweep, every
+// ArchivedSweep: search leaves archived records out, so without it a
+// deletion whose webhook never came would go unnoticed. The list is read
+// whole (it is ordered by id, not by archival), which is why it runs
+// seldom.
+func (s *Service) sweepArchived(ctx context.Context, t pollTarget, cl *hubspot.Client, cur *Cursor) error {
+	now := s.now().UTC()
+	if cur.ArchivedSince.IsZero() {
+		cur.ArchivedSince = now.Add(-s.cfg.ArchivedSweep) // a cursor from before sweeps existed
+	}
+	if now.Sub(cur.ArchivedSince) < s.cfg.ArchivedSweep+s.cfg.PollOverlap {
+		return nil
+	}
+	from := cur.ArchivedSince
+	var recs []ingested
+	after := ""
+	for {
+		page, err := cl.List(ctx, t.reader.hsType, hubspot.ListOptions{After: after, Archived: true, Properties: []string{"hs_object_id"}})
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Results {
+			if !o.ArchivedAt.Before(from) {
+				recs = append(recs, deletedRecord(t.object(), t.system, o.ID, o.ArchivedAt))
+			}
+		}
+		if page.After == "" {
+			break
+		}
+		after = page.After
+	}
+	if err := s.publish(ctx, t.conn, t.system, recs); err != nil {
+		return err
+	}
+	// The overlap covers archivals the list shows late.
+	cur.ArchivedSince = now.Add(-s.cfg.PollOverlap)
+	return nil
 }
 
 // --- QBO poll ------------------------------------------------------------------------
@@ -414,6 +459,9 @@ func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *s
 		prog.Total = prog.Done
 	}
 	cur := Cursor{Since: start.Add(-s.cfg.PollOverlap).UTC()}
+	if t.system == streams.SystemHubSpot {
+		cur.ArchivedSince = cur.Since // the backfill read only live records
+	}
 	if _, err := s.saveCursor(ctx, t, cur, rev); err != nil {
 		return err
 	}
