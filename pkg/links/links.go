@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -41,6 +42,35 @@ type Side struct {
 	// Archived: the record is archived (HubSpot) or inactive (QBO), by the
 	// user or by us; a second archive of it is not passed on.
 	Archived bool `json:"archived,omitempty"`
+	// Filled names the mapped fields this side's record gave a value at
+	// its last sync to the other side. One of them that comes empty now
+	// was cleared by the user, and is cleared on the other side too; a
+	// field that was always empty clears nothing there.
+	Filled []string `json:"filled,omitempty"`
+}
+
+// FilledFields lists the fields of a mapped record that hold a value.
+func FilledFields(fields map[string]string) []string {
+	var out []string
+	for k, v := range fields {
+		if v != "" && !strings.HasPrefix(k, "_") {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Cleared lists the fields s filled at its last sync that are empty in
+// fields now.
+func (s Side) Cleared(fields map[string]string) []string {
+	var out []string
+	for _, k := range s.Filled {
+		if v, mapped := fields[k]; mapped && v == "" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Link joins the two records of one pair.

@@ -41,8 +41,11 @@ func Apply(mappings []connection.Mapping, src Values, toQBO bool) (Values, error
 		if toQBO {
 			from, to = m.HubSpot, m.QBO
 		}
-		v, ok := src[from]
-		if !ok {
+		// An absent value is an empty one (QBO leaves empty fields out):
+		// the writer clears it on the other side if it was filled before.
+		v := src[from]
+		if v == "" {
+			out[to] = ""
 			continue
 		}
 		norm, err := Normalize(m.Type, v)
@@ -159,6 +162,9 @@ func Hash(v Values) string {
 	sort.Strings(keys)
 	h := sha256.New()
 	for _, k := range keys {
+		if v[k] == "" {
+			continue // empty and absent are the same value
+		}
 		fmt.Fprintf(h, "%s\x1f%s\x1e", k, v[k])
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])

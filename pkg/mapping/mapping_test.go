@@ -21,8 +21,25 @@ func TestApplyBothWaysWithDefaultsAndSwitchedOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Values{"PrimaryEmailAddr.Address": "ada@example.com", "GivenName": "Ada", "FamilyName": "Lovelace", "CompanyName": "Analytical AS"}
-	if len(toQBO) != len(want) {
+	filled := 0
+	for _, v := range toQBO {
+		if v != "" {
+			filled++
+		}
+	}
+	if filled != len(want) {
 		t.Fatalf("got %v, want %v", toQBO, want)
+	}
+	// An enabled mapping without a value maps to "" (the writer may clear
+	// it); a switched-off one maps to nothing (it never clears anything).
+	if v, ok := toQBO["BillAddr.City"]; !ok || v != "" {
+		t.Errorf("BillAddr.City = %q (present %v), want present and empty", v, ok)
+	}
+	if _, ok := toQBO["PrimaryPhone.FreeFormNumber"]; ok {
+		t.Error("the switched-off phone mapping produced a field")
+	}
+	if Hash(toQBO) != Hash(Values{"PrimaryEmailAddr.Address": "ada@example.com", "GivenName": "Ada", "FamilyName": "Lovelace", "CompanyName": "Analytical AS"}) {
+		t.Error("empty fields change the hash")
 	}
 	for k, v := range want {
 		if toQBO[k] != v {

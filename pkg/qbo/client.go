@@ -166,6 +166,7 @@ type CallOption func(*callOpts)
 type callOpts struct {
 	requestID string
 	include   []string
+	cleared   []string
 }
 
 // WithRequestID sets the requestid of a write. QBO answers a repeat of the
@@ -181,6 +182,13 @@ func WithRequestID(id string) CallOption { return func(o *callOpts) { o.requestI
 // create or update.
 func AllowDuplicateDocNumber() CallOption {
 	return func(o *callOpts) { o.include = append(o.include, "allowduplicatedocnum") }
+}
+
+// WithCleared makes a sparse update clear fields, named as flattened
+// paths ("PrimaryPhone.FreeFormNumber"): a sparse update leaves out what
+// is empty in the entity, so without it a value can never be removed.
+func WithCleared(fields ...string) CallOption {
+	return func(o *callOpts) { o.cleared = append(o.cleared, fields...) }
 }
 
 // requestIDSpace namespaces RequestID's name-based uuids.

@@ -146,7 +146,44 @@ func update[V any, P ptrEntity[V]](ctx context.Context, c *Client, v P, id, sync
 	if err != nil {
 		return nil, err
 	}
+	var o callOpts
+	for _, fn := range opts {
+		fn(&o)
+	}
+	for _, path := range o.cleared {
+		if err := clearPath(m, strings.Split(path, ".")); err != nil {
+			return nil, syncerr.Permanent(CodeValidation, fmt.Errorf("qbo: update %s: clear %s: %w", v.EntityName(), path, err))
+		}
+	}
 	return post[V, P](ctx, c, v.EntityName(), url.Values{"operation": {"update"}}, m, opts)
+}
+
+// clearPath sets the field at path to "" in a body, making the objects on
+// the way; Id, SyncToken and lists cannot be cleared this way.
+func clearPath(m map[string]json.RawMessage, path []string) error {
+	switch k := path[0]; {
+	case k == "Id" || k == "SyncToken" || k == "sparse":
+		return fmt.Errorf("%s cannot be cleared", k)
+	case len(path) == 1:
+		m[k] = json.RawMessage(`""`)
+		return nil
+	default:
+		inner := map[string]json.RawMessage{}
+		if raw, ok := m[k]; ok {
+			if err := json.Unmarshal(raw, &inner); err != nil {
+				return fmt.Errorf("%s is not an object", k)
+			}
+		}
+		if err := clearPath(inner, path[1:]); err != nil {
+			return err
+		}
+		b, err := json.Marshal(inner)
+		if err != nil {
+			return err
+		}
+		m[k] = b
+		return nil
+	}
 }
 
 func post[V any, P ptrEntity[V]](ctx context.Context, c *Client, entity string, q url.Values, m any, opts []CallOption) (P, error) {

@@ -251,3 +251,69 @@ func TestContactsReachQBOWithoutDuplicatesOrEchoes(t *testing.T) {
 		t.Fatalf("an older change overwrote a newer one: %s", after.GivenName)
 	}
 }
+
+// TestClearedFieldsAreClearedOnTheOtherSide: a value the user removes on
+// one side is removed on the other; a field the source never filled does
+// not wipe what the other side holds.
+func TestClearedFieldsAreClearedOnTheOtherSide(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// HubSpot -> QBO.
+	contact := map[string]string{"email": "ada@clear.example", "firstname": "Ada", "lastname": "Lovelace", "phone": "555-0111"}
+	w.ingest(streams.SystemHubSpot, "911", w.seq, record.Ingested{Fields: contact})
+	qboID := w.waitActivity(writer.Stage, activity.OutcomeSuccess, "hubspot:911").QBOID
+	cust, err := w.qbo.GetCustomer(ctx, qboID)
+	if err != nil || cust.PrimaryPhone == nil || cust.PrimaryPhone.FreeFormNumber != "555-0111" {
+		t.Fatalf("customer %+v %v", cust, err)
+	}
+	// The QBO user adds a billing city the contact never had.
+	if _, err := w.qbo.UpdateCustomer(ctx, &qbo.Customer{ID: cust.ID, SyncToken: cust.SyncToken, BillAddr: &qbo.PhysicalAddress{City: "London"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The HubSpot user removes the phone.
+	delete(contact, "phone")
+	w.ingest(streams.SystemHubSpot, "911", w.seq+1000, record.Ingested{Fields: contact})
+	eventually("the phone cleared in QBO", func() bool {
+		c, err := w.qbo.GetCustomer(ctx, qboID)
+		return err == nil && (c.PrimaryPhone == nil || c.PrimaryPhone.FreeFormNumber == "")
+	})
+	if c, _ := w.qbo.GetCustomer(ctx, qboID); c.BillAddr == nil || c.BillAddr.City != "London" || c.GivenName != "Ada" {
+		t.Fatalf("the update touched more than the cleared phone: %+v", c)
+	}
+
+	// QBO -> HubSpot.
+	q, err := w.qbo.CreateCustomer(ctx, &qbo.Customer{DisplayName: "Grace Clear", GivenName: "Grace", FamilyName: "Clear",
+		PrimaryEmailAddr: &qbo.EmailAddress{Address: "grace@clear.example"}, PrimaryPhone: &qbo.TelephoneNumber{FreeFormNumber: "555-0222"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qf, _ := record.FlattenValue(q)
+	w.ingest(streams.SystemQBO, q.ID, qbo.Version(q.MetaData, q.SyncToken).UnixMilli(), record.Ingested{Fields: qf})
+	hsID := w.waitActivity(writer.Stage, activity.OutcomeSuccess, "qbo:"+q.ID).HubSpotID
+	if got, err := w.hs.Get(ctx, hubspot.Contacts, hsID, []string{"phone"}, nil); err != nil || got.Prop("phone") != "555-0222" {
+		t.Fatalf("contact %+v %v", got, err)
+	}
+	q2, err := w.qbo.UpdateCustomer(ctx, &qbo.Customer{ID: q.ID, SyncToken: q.SyncToken, GivenName: "Grace"}, qbo.WithCleared("PrimaryPhone.FreeFormNumber"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2.PrimaryPhone != nil && q2.PrimaryPhone.FreeFormNumber != "" {
+		t.Fatalf("QBO kept the phone: %+v", q2.PrimaryPhone)
+	}
+	qf2, _ := record.FlattenValue(q2)
+	w.ingest(streams.SystemQBO, q.ID, qbo.Version(q2.MetaData, q2.SyncToken).UnixMilli(), record.Ingested{Fields: qf2})
+	eventually("the phone cleared in HubSpot", func() bool {
+		got, err := w.hs.Get(ctx, hubspot.Contacts, hsID, []string{"phone", "firstname"}, nil)
+		return err == nil && got.Prop("phone") == "" && got.Prop("firstname") == "Grace"
+	})
+}

@@ -41,7 +41,7 @@ func (h *handler) writeItem(ctx context.Context, conn connection.Connection, l l
 		}
 		return itemWritten(out, false)
 	}
-	item, err := fromFields[qbo.Item](r.Fields, map[string]bool{"Active": true, "Taxable": true}, map[string]bool{"UnitPrice": true}, "item")
+	item, err := fromFields[qbo.Item](r.Fields, itemBools, itemNumbers, "item")
 	if err != nil {
 		return written{}, err
 	}
@@ -84,7 +84,7 @@ func (h *handler) writeItem(ctx context.Context, conn connection.Connection, l l
 	}
 	item.ID, item.SyncToken = cur.ID, cur.SyncToken
 	item.Active = qbo.Bool(true) // a change to an archived product brings it back
-	out, err := cl.UpdateItem(ctx, item)
+	out, err := cl.UpdateItem(ctx, item, qbo.WithCleared(clearable(l.Sides[streams.SystemHubSpot].Cleared(r.Fields), itemBools, itemNumbers)...))
 	if err != nil {
 		return written{}, err
 	}
@@ -161,6 +161,9 @@ func (h *handler) writeProduct(ctx context.Context, conn connection.Connection, 
 	var out *hubspot.Object
 	created := id == ""
 	if id != "" {
+		for _, f := range l.Sides[streams.SystemQBO].Cleared(r.Fields) {
+			props[f] = "" // what the item lost since the last sync
+		}
 		out, err = cl.Update(ctx, hubspot.Products, id, props)
 		if syncerr.CodeOf(err) == hubspot.CodeNotFound {
 			// Archived meanwhile (an inactive item came back): a new product.
@@ -179,7 +182,31 @@ func (h *handler) writeProduct(ctx context.Context, conn connection.Connection, 
 // fromFields builds the QBO entity to write from mapped QBO fields; a
 // mapped field the entity type does not carry is an error, not a silent
 // drop.
+var itemBools = map[string]bool{"Active": true, "Taxable": true}
+var itemNumbers = map[string]bool{"UnitPrice": true}
+
+// clearable keeps the text fields of cleared: QBO takes "" for text, but
+// a number or a yes/no has no empty value, so those keep what they hold.
+func clearable(cleared []string, bools, numbers map[string]bool) []string {
+	var out []string
+	for _, f := range cleared {
+		if !bools[f] && !numbers[f] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func fromFields[T any](fields map[string]string, bools, numbers map[string]bool, what string) (*T, error) {
+	// Empty fields stay out: a sparse update would otherwise send empty
+	// objects that replace what QBO holds (clears go by qbo.WithCleared).
+	filled := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if v != "" {
+			filled[k] = v
+		}
+	}
+	fields = filled
 	body, err := json.Marshal(record.Expand(fields, bools, numbers))
 	if err != nil {
 		return nil, err

@@ -191,6 +191,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		l.Sides[target] = t
 		s := l.Sides[in.Source]
 		s.Version, s.Hash = max(s.Version, version), r.SourceHash
+		if !archived {
+			s.Filled = links.FilledFields(r.Fields)
+		}
 		l.Sides[in.Source] = s
 		return nil
 	})
@@ -297,7 +300,8 @@ func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection,
 			return written{}, gerr
 		}
 		cust.ID, cust.SyncToken = cur.ID, cur.SyncToken
-		out, err = cl.UpdateCustomer(ctx, cust)
+		// What the contact lost since the last sync, the customer loses.
+		out, err = cl.UpdateCustomer(ctx, cust, qbo.WithCleared(clearable(l.Sides[streams.SystemHubSpot].Cleared(r.Fields), customerBools, customerNumbers)...))
 	}
 	if err != nil {
 		return written{}, err
@@ -361,6 +365,11 @@ func (h *handler) writeContact(ctx context.Context, conn connection.Connection, 
 		}
 	}
 	if id != "" && out == nil && err == nil {
+		// What the customer lost since the last sync, the contact loses
+		// (HubSpot clears a property set to "").
+		for _, f := range l.Sides[streams.SystemQBO].Cleared(r.Fields) {
+			props[f] = ""
+		}
 		out, err = cl.Update(ctx, hubspot.Contacts, id, props)
 	}
 	if err != nil {
