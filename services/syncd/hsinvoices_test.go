@@ -12,6 +12,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -216,6 +217,40 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	if refs, err := hs.Associations(ctx, hubspot.Invoices, first.ID, hubspot.LineItems); err != nil || len(refs) != 2 {
 		t.Fatalf("HubSpot invoice lines after the refused edit: %d (%v), want 2", len(refs), err)
 	}
+
+	// A payment recorded in QBO on a HubSpot invoice is accepted (P14):
+	// HubSpot shows what was paid. A changed price is refused.
+	fourth := makeInvoice("PO-80", map[string]string{"name": "Training", "quantity": "2", "price": "120"})
+	fourthDoc := "HS-" + fourth.Prop("hs_number")
+	var inv4 *qbo.Invoice
+	testutil.WaitFor(t, 60*time.Second, "the fourth invoice in QBO", func() bool { inv4 = qboInvoice(fourthDoc); return inv4 != nil })
+	hundred := money.MustParse("100")
+	res, err := qc.Batch(ctx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{CustomerRef: inv4.CustomerRef, TotalAmt: hundred,
+		Line: []qbo.PaymentLine{{Amount: hundred, LinkedTxn: []qbo.LinkedTxn{{TxnID: inv4.ID, TxnType: qbo.EntityInvoice}}}}})})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("QBO payment: %v %v", err, res)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the QBO payment shown on the HubSpot invoice", func() bool {
+		o, err := hs.Get(ctx, hubspot.Invoices, fourth.ID, []string{mapping.PropInvoiceAmountPaid, mapping.PropInvoiceBalance}, nil)
+		return err == nil && o.Prop(mapping.PropInvoiceAmountPaid) == "100.00" && o.Prop(mapping.PropInvoiceBalance) == "140.00"
+	})
+	inv4 = qboInvoice(fourthDoc)
+	repriced := append([]qbo.Line(nil), inv4.Line...)
+	for i := range repriced {
+		if d := repriced[i].SalesItemLineDetail; d != nil {
+			d.UnitPrice = money.MustParse("130")
+			repriced[i].Amount = d.Qty.Mul(d.UnitPrice)
+		}
+	}
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: inv4.ID, SyncToken: inv4.SyncToken, Line: repriced}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the new price refused with INVOICE_EDIT_NOT_ALLOWED", func() bool {
+		var n uint64
+		_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'
+			AND outcome = 'failed' AND error_code = 'INVOICE_EDIT_NOT_ALLOWED' AND qbo_id = ? AND positionCaseInsensitive(error_message, 'prices') > 0`, inv4.ID).Scan(&n)
+		return n > 0
+	})
 
 	// A company outside the US: HubSpot invoices fail with TAX_REQUIRED.
 	cresp, err := http.Post("http://"+d.qboAddr+"/_sim/realms/9130350000000001/country", "application/json", strings.NewReader(`{"country":"GB"}`))
