@@ -18,6 +18,7 @@ const (
 	ActionCreated   Action = "created"
 	ActionUpdated   Action = "updated"
 	ActionUnchanged Action = "unchanged"
+	ActionDeleted   Action = "deleted"
 )
 
 // Change reports one item of the topology.
@@ -51,6 +52,16 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) ([]Change, 
 			return changes, fmt.Errorf("consumer %s on %s: %w", c.Config.Durable, c.Stream, err)
 		}
 		changes = append(changes, Change{"consumer", c.Stream + "/" + c.Config.Durable, a})
+	}
+	for _, c := range t.Retired {
+		err := js.DeleteConsumer(ctx, c.Stream, c.Config.Durable)
+		switch {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+		case err != nil:
+			return changes, fmt.Errorf("retired consumer %s on %s: %w", c.Config.Durable, c.Stream, err)
+		default:
+			changes = append(changes, Change{"consumer", c.Stream + "/" + c.Config.Durable, ActionDeleted})
+		}
 	}
 	return changes, nil
 }

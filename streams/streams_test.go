@@ -3,9 +3,11 @@ package streams_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +116,25 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if cons.CachedInfo().Config.AckPolicy != jetstream.AckExplicitPolicy {
 		t.Fatal("activitysink consumer is not ack-explicit")
 	}
+
+	// A consumer an earlier version used (one writer consumer for every
+	// object) is removed.
+	if _, err := js.CreateConsumer(ctx, streams.StreamResolved, jetstream.ConsumerConfig{Durable: "writer", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	fourth, err := streams.Ensure(ctx, js, changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for _, c := range fourth {
+		if c.Action == streams.ActionDeleted {
+			deleted++
+		}
+	}
+	if _, err := js.Consumer(ctx, streams.StreamResolved, "writer"); !errors.Is(err, jetstream.ErrConsumerNotFound) || deleted != 1 {
+		t.Fatalf("retired consumer: %v, %d deletions reported", err, deleted)
+	}
 }
 
 func TestSubjectsStayInsideTheirStreams(t *testing.T) {
@@ -132,6 +153,38 @@ func TestSubjectsStayInsideTheirStreams(t *testing.T) {
 	for _, bad := range []string{"", "a.b", "a*", ">", "a b", string(make([]byte, 65))} {
 		if streams.ValidToken(bad) {
 			t.Errorf("ValidToken(%q) = true", bad)
+		}
+	}
+}
+
+// TestWriterConsumersKeepObjectsApart: an invoice waiting for its customer
+// holds a slot of its consumer's window (MaxAckPending) until the customer
+// is written. With one consumer for every object, enough waiting invoices
+// would fill the window and the customers they wait for could never be
+// delivered; each object therefore has its own writer consumers.
+func TestWriterConsumersKeepObjectsApart(t *testing.T) {
+	topo := streams.Default(1)
+	seen := map[string]bool{}
+	for _, c := range topo.Consumers {
+		if c.Stream != streams.StreamResolved {
+			continue
+		}
+		var object string
+		for _, o := range streams.Objects {
+			if strings.HasPrefix(c.Config.FilterSubject, "sync.*."+string(o)+".") {
+				object = string(o)
+			}
+		}
+		if object == "" {
+			t.Fatalf("writer consumer %s reads %q, not one object", c.Config.Durable, c.Config.FilterSubject)
+		}
+		seen[c.Config.Durable] = true
+	}
+	for _, o := range streams.Objects {
+		for _, lane := range []streams.Lane{streams.LaneLive, streams.LaneBackfill} {
+			if !seen[streams.WriterConsumer(o, lane)] {
+				t.Errorf("no writer consumer for %s in lane %q", o, lane)
+			}
 		}
 	}
 }

@@ -19,8 +19,6 @@ const (
 const (
 	ConsumerTransformer    = "transformer"
 	ConsumerResolver       = "resolver"
-	ConsumerWriter         = "writer"
-	ConsumerWriterBackfill = "writer_backfill"
 	ConsumerActivitySink   = "activitysink"
 )
 
@@ -79,6 +77,8 @@ type Topology struct {
 	Streams   []Stream
 	Consumers []Consumer
 	Buckets   []Bucket
+	// Retired are consumers of earlier versions; Ensure deletes them.
+	Retired []Consumer `json:",omitempty"`
 }
 
 // Default returns the topology with the given replica count (1 for a single
@@ -128,7 +128,7 @@ func Default(replicas int) Topology {
 			Replicas:    replicas,
 		}}
 	}
-	return Topology{
+	t := Topology{
 		Streams: []Stream{
 			stage(StreamIngested, StageIngested, "Full records fetched by the ingestor, per connection, object and source system"),
 			stage(StreamTransformed, StageTransformed, "Filtered and mapped records from the transformer"),
@@ -164,9 +164,6 @@ func Default(replicas int) Topology {
 		Consumers: []Consumer{
 			pull(StreamIngested, ConsumerTransformer, "", stageAckWait, 1000, "transformer: filters and field mappings"),
 			pull(StreamTransformed, ConsumerResolver, "", stageAckWait, 1000, "resolver: links, echo suppression, conflict policy"),
-			pull(StreamResolved, ConsumerWriter, "sync.*.*.resolved.*", stageAckWait, writerMaxInFlight, "writer: live changes to HubSpot and QBO"),
-			pull(StreamResolved, ConsumerWriterBackfill, "sync.*.*.resolved.*."+string(LaneBackfill), stageAckWait, writerBackfillInFlight,
-				"writer: the first sync, in its own lane so live changes never wait behind it"),
 			pull(StreamActivity, ConsumerActivitySink, "", activityAckWait, 100_000, "activitysink: batches into ClickHouse"),
 		},
 		Buckets: []Bucket{
@@ -178,7 +175,33 @@ func Default(replicas int) Topology {
 			kv(BucketTokens, "OAuth tokens, AES-GCM encrypted with SYNC_TOKEN_KEY", 5, 0),
 			kv(BucketWaits, "Deliveries spent waiting (e.g. for a reconnect), not counted as attempts", 1, stageMaxAge),
 		},
+		Retired: []Consumer{
+			// One writer consumer per lane for every object, before
+			// per-object consumers: their pending messages are delivered
+			// again by the new ones, and what was written is skipped.
+			{Stream: StreamResolved, Config: jetstream.ConsumerConfig{Durable: "writer"}},
+			{Stream: StreamResolved, Config: jetstream.ConsumerConfig{Durable: "writer_backfill"}},
+		},
 	}
+	// The writer reads each object through its own consumers: an invoice
+	// waiting for its customer holds a slot of the invoices' window only,
+	// so however many invoices wait, the contacts they wait for go on.
+	for _, o := range Objects {
+		t.Consumers = append(t.Consumers,
+			pull(StreamResolved, WriterConsumer(o, LaneLive), "sync.*."+string(o)+".resolved.*", stageAckWait, writerMaxInFlight,
+				"writer: live changes of "+string(o)+" records to HubSpot and QBO"),
+			pull(StreamResolved, WriterConsumer(o, LaneBackfill), "sync.*."+string(o)+".resolved.*."+string(LaneBackfill), stageAckWait,
+				writerBackfillInFlight, "writer: the first sync of "+string(o)+" records, in its own lane so live changes never wait behind it"))
+	}
+	return t
+}
+
+// WriterConsumer names the writer's durable consumer of one object and lane.
+func WriterConsumer(object Object, lane Lane) string {
+	if lane == LaneBackfill {
+		return "writer_" + string(object) + "_backfill"
+	}
+	return "writer_" + string(object)
 }
 
 // Stream returns the named stream of t.

@@ -198,8 +198,12 @@ func countCustomers(ctx context.Context, qc *qbo.Client) int {
 
 // idleStages reports that no stage has anything left to do.
 func idleStages(ctx context.Context, js jetstream.JetStream) bool {
-	for _, c := range [][2]string{{streams.StreamIngested, streams.ConsumerTransformer}, {streams.StreamTransformed, streams.ConsumerResolver},
-		{streams.StreamResolved, streams.ConsumerWriter}, {streams.StreamResolved, streams.ConsumerWriterBackfill}} {
+	consumers := [][2]string{{streams.StreamIngested, streams.ConsumerTransformer}, {streams.StreamTransformed, streams.ConsumerResolver}}
+	for _, o := range streams.Objects {
+		consumers = append(consumers, [2]string{streams.StreamResolved, streams.WriterConsumer(o, streams.LaneLive)},
+			[2]string{streams.StreamResolved, streams.WriterConsumer(o, streams.LaneBackfill)})
+	}
+	for _, c := range consumers {
 		cons, err := js.Consumer(ctx, c[0], c[1])
 		if err != nil {
 			return false

@@ -36,12 +36,12 @@ import (
 
 // Config of the writer target.
 type Config struct {
-	// Workers write at once per process; the accounts' rate budgets, not
+	// Workers write at once per object and process; the accounts' rate budgets, not
 	// this number, bound the API calls. A worker waiting on one account's
 	// budget holds its slot, so many connections need many workers: with 8,
 	// ten busy connections queued up to 20 s behind each other.
 	Workers int `env:"WRITER_WORKERS, default=32"`
-	// BackfillWorkers write first-sync records in their own lane. The API
+	// BackfillWorkers write first-sync records of each object in their own lane. The API
 	// budgets bound the lane's share of each account (QBO_/HUBSPOT_
 	// LIMIT_BACKFILL_SHARE); the workers only need to be enough that a
 	// slow account (QBO, 8 calls a second) does not hold up the others,
@@ -60,34 +60,47 @@ const Stage = "writer"
 // CodeFieldNotSupported: a mapped QBO field this version cannot write.
 const CodeFieldNotSupported syncerr.Code = "QBO_FIELD_NOT_SUPPORTED"
 
-// Service is the writer's two lanes: live changes and the first sync.
+// Service is the writer's consumers: per object, live changes and the
+// first sync.
 type Service struct {
-	live, backfill *pipeline.Runner
+	runners []*pipeline.Runner
 }
 
-// New builds the stage on the durable writer consumers, one per lane.
+// New builds the stage on the durable writer consumers, one per object and
+// lane.
 func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now,
 		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{},
 		contactUpserts: newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts)}
-	live, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriter,
-		Workers: cfg.Workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	if err != nil {
-		return nil, err
+	svc := &Service{}
+	for _, o := range streams.Objects {
+		for _, lane := range []streams.Lane{streams.LaneLive, streams.LaneBackfill} {
+			workers := cfg.Workers
+			if lane == streams.LaneBackfill {
+				workers = max(cfg.BackfillWorkers, 1)
+			}
+			r, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.WriterConsumer(o, lane),
+				Workers: workers, MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
+			if err != nil {
+				return nil, err
+			}
+			svc.runners = append(svc.runners, r)
+		}
 	}
-	backfill, err := pipeline.New(ctx, pipeline.Config{Stage: Stage, Stream: streams.StreamResolved, Consumer: streams.ConsumerWriterBackfill,
-		Workers: max(cfg.BackfillWorkers, 1), MaxAttempts: cfg.MaxAttempts}, js, logger, h.handle)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{live: live, backfill: backfill}, nil
+	return svc, nil
 }
 
-// Run runs both lanes until ctx is cancelled.
+// Run runs every object's lanes until ctx is cancelled.
 func (s *Service) Run(ctx context.Context) error {
-	errs := make(chan error, 1)
-	go func() { errs <- s.backfill.Run(ctx) }()
-	return errors.Join(s.live.Run(ctx), <-errs)
+	errs := make(chan error, len(s.runners))
+	for _, r := range s.runners {
+		go func() { errs <- r.Run(ctx) }()
+	}
+	var all []error
+	for range s.runners {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }
 
 type handler struct {
@@ -187,7 +200,13 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		if !archived && !w.keepHash {
 			t.Hash = echoHash
 		}
-		t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
+		if !w.keepHash {
+			t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
+		}
+		// else the write changed nothing the other direction maps: the
+		// target's version after it may hold a user's change made just
+		// before (say a payment), which must still sync, so the last
+		// synced version stays where it was.
 		l.Sides[target] = t
 		s := l.Sides[in.Source]
 		s.Version, s.Hash = max(s.Version, version), r.SourceHash
