@@ -36,6 +36,8 @@ type QBOApp struct {
 	LimitPerMinute  int `env:"LIMIT_PER_MINUTE, default=500"`
 	LimitPerSecond  int `env:"LIMIT_PER_SECOND, default=10"`
 	LimitConcurrent int `env:"LIMIT_CONCURRENT, default=10"`
+	// /batch calls (up to 30 operations each) have their own limit.
+	LimitBatchPerMinute int `env:"LIMIT_BATCH_PER_MINUTE, default=40"`
 	// The most of the budget a first sync takes while live changes flow.
 	LimitBackfillShare float64 `env:"LIMIT_BACKFILL_SHARE, default=0.5"`
 }
@@ -201,6 +203,7 @@ func (f *Factory) qboBudget(apiURL, realm string) *qbo.Budget {
 	}
 	l := qbo.DefaultLimits()
 	l.PerMinute, l.PerSecond, l.Concurrent = f.apps.QBO.LimitPerMinute, f.apps.QBO.LimitPerSecond, f.apps.QBO.LimitConcurrent
+	l.BatchPerMinute = f.apps.QBO.LimitBatchPerMinute
 	l.BackfillShare = f.apps.QBO.LimitBackfillShare
 	b := qbo.NewBudget(l)
 	qboBudgets[key] = b

@@ -71,7 +71,8 @@ type Service struct {
 func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now,
 		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{},
-		contactUpserts: newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts)}
+		contactUpserts: newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts),
+		customerWrites: newBatcher(batchLinger, qbo.MaxBatchItems, writeCustomers)}
 	svc := &Service{}
 	for _, o := range streams.Objects {
 		for _, lane := range []streams.Lane{streams.LaneLive, streams.LaneBackfill} {
@@ -115,6 +116,7 @@ type handler struct {
 	hubspotProps   map[string]bool // portal/type/property of ledgersync's own properties known to exist
 	companies      companyCache    // QBO company facts read per invoice otherwise
 	contactUpserts *batcher[contactUpsert, upsertedContact]
+	customerWrites *batcher[customerWrite, writtenCustomer]
 }
 
 // written is the result of one remote write.
@@ -296,24 +298,23 @@ func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection,
 		return written{}, err
 	}
 	id := l.Sides[streams.SystemQBO].ID
-	if id == "" && r.MatchKey != "" {
-		// First sight: an existing customer with this email is linked,
-		// never duplicated.
-		found, err := qbo.All[qbo.Customer](ctx, cl, qbo.Select{Entity: qbo.EntityCustomer,
-			Where: "PrimaryEmailAddr = " + qbo.Quote(r.MatchKey) + " AND Active IN (true, false)", PageSize: 2})
-		if err != nil {
-			return written{}, err
-		}
-		if len(found) > 0 {
-			id = found[0].ID
-		}
-	}
 	var out *qbo.Customer
 	created := false
-	if id == "" {
+	switch {
+	case id == "" && r.MatchKey != "":
+		// First sight: an existing customer with this email is linked,
+		// never duplicated. New customers of this moment share batch
+		// calls (customers_batch.go).
+		key := conn.ID + "/" + strconv.FormatBool(lanes.IsBackfill(ctx))
+		res, berr := h.customerWrites.do(ctx, key, customerWrite{cl: cl, email: r.MatchKey, cust: cust,
+			requestID: qbo.RequestID(conn.ID, r.Pair, "create")})
+		out, created, err = res.out, res.created, berr
+	case id == "":
+		// Nothing to look up by: the requestid keeps a retried create from
+		// making a second customer.
 		out, err = cl.CreateCustomer(ctx, cust, qbo.WithRequestID(qbo.RequestID(conn.ID, r.Pair, "create")))
 		created = true
-	} else {
+	default:
 		cur, gerr := cl.GetCustomer(ctx, id)
 		if gerr != nil {
 			return written{}, gerr
