@@ -1,3 +1,8 @@
+// Package transformer is the stage between ingestor and resolver: it applies
+// the connection's direction, sync filters (P6), field mappings (P5) and the
+// record rules (display name P11) to an ingested record through
+// mapping.Transform, and either passes the mapped record on or records it
+// as excluded with the rule that excluded it.
 package transformer
 
 import (
@@ -12,6 +17,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -52,7 +58,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err := json.Unmarshal(in.Payload, &rec); err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, fmt.Errorf("ingested payload: %w", err))
 	}
-	res, err := Transform(conn, in.Object, in.Source, rec)
+	res, err := mapping.Transform(conn, in.Object, in.Source, rec)
 	if err != nil {
 		return nil, err
 	}

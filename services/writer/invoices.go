@@ -15,7 +15,6 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
-	"github.com/ledgersync/ledgersync/services/transformer"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -310,7 +309,7 @@ func (h *handler) hubspotProductOf(ctx context.Context, conn connection.Connecti
 		return "", err
 	}
 	fields["Active"] = fmt.Sprint(item.IsActive())
-	res, err := transformer.Transform(conn, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: fields})
+	res, err := mapping.Transform(conn, streams.ObjectProduct, streams.SystemQBO, record.Ingested{Fields: fields})
 	if err != nil || res.Out == nil || res.Out.Deleted {
 		return "", nil // the product sync leaves this item out: a plain line
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
-	"github.com/ledgersync/ledgersync/services/transformer"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -151,7 +150,7 @@ func (h *handler) hubspotInvoiceOf(ctx context.Context, conn connection.Connecti
 	if err != nil {
 		return "", err
 	}
-	if res, err := transformer.Transform(conn, streams.ObjectInvoice, streams.SystemQBO, record.Ingested{Fields: fields}); err != nil || res.Out == nil {
+	if res, err := mapping.Transform(conn, streams.ObjectInvoice, streams.SystemQBO, record.Ingested{Fields: fields}); err != nil || res.Out == nil {
 		return "", nil
 	}
 	return "", syncerr.WaitUpTo(CodeDependencyMissing, waitStep, h.dependencyWait, fmt.Errorf(

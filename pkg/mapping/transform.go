@@ -1,24 +1,16 @@
-// Package transformer is the stage between ingestor and resolver: it applies
-// the connection's direction, sync filters (P6), field mappings (P5) and the
-// record rules (display name P11) to an ingested record, and either passes
-// the mapped record on or records it as excluded with the rule that
-// excluded it.
-package transformer
+package mapping
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
-	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
-// CodeObjectNotSupported marks objects this version does not transform yet.
-const CodeObjectNotSupported = mapping.CodeObjectNotSupported
-
-// Result is what Transform decided.
+// Result is what Transform decided: the transformer's rule, also asked by
+// the writer whether a record an invoice depends on will ever sync.
 type Result struct {
 	// Out is the mapped record, nil when the record was excluded.
 	Out *record.Transformed
@@ -45,7 +37,7 @@ func Transform(conn connection.Connection, object streams.Object, source streams
 			return Result{Excluded: "sync filter: " + r.Rule}, nil
 		}
 	}
-	out, err := mapping.Record(settings, object, target, in)
+	out, err := Record(settings, object, target, in)
 	if err != nil {
 		return Result{}, err
 	}
