@@ -17,9 +17,9 @@ const (
 
 // Durable consumer names: one per service, shared by all its replicas.
 const (
-	ConsumerTransformer    = "transformer"
-	ConsumerResolver       = "resolver"
-	ConsumerActivitySink   = "activitysink"
+	ConsumerTransformer  = "transformer"
+	ConsumerResolver     = "resolver"
+	ConsumerActivitySink = "activitysink"
 )
 
 // KV bucket names.
@@ -31,6 +31,8 @@ const (
 	BucketConnections = "connections"
 	BucketTokens      = "tokens"
 	BucketWaits       = "waits"
+	BucketUsers       = "users"
+	BucketSessions    = "sessions"
 )
 
 // Retention of the stage streams. Limits retention (not work-queue) keeps
@@ -174,6 +176,8 @@ func Default(replicas int) Topology {
 			kv(BucketConnections, "Connection settings: directions, mappings, filters, conflict rules", 10, 0),
 			kv(BucketTokens, "OAuth tokens, AES-GCM encrypted with SYNC_TOKEN_KEY", 5, 0),
 			kv(BucketWaits, "Deliveries spent waiting (e.g. for a reconnect), not counted as attempts", 1, stageMaxAge),
+			kv(BucketUsers, "Users of the admin app (argon2id password hashes), their email index and API token hashes", 5, 0),
+			kv(BucketSessions, "Signed-in browser sessions by hashed id; the TTL is their lifetime", 1, SessionLifetime),
 		},
 		Retired: []Consumer{
 			// One writer consumer per lane for every object, before
@@ -195,6 +199,9 @@ func Default(replicas int) Topology {
 	}
 	return t
 }
+
+// SessionLifetime is how long an admin app sign-in lasts.
+const SessionLifetime = 12 * time.Hour
 
 // WriterConsumer names the writer's durable consumer of one object and lane.
 func WriterConsumer(object Object, lane Lane) string {
