@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/auth"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/filter"
 	"github.com/ledgersync/ledgersync/pkg/logging"
@@ -44,6 +44,9 @@ type Service struct {
 	cursors  jetstream.KeyValue // first-sync progress; nil: not shown
 	qbo      QBOClients         // settings checks; nil: no warnings
 	activity *activity.Store    // reports; nil: not served
+	users    *auth.Store        // nil: only SYNC_ADMIN_TOKEN signs in
+	sessions *auth.Sessions
+	throttle *auth.LoginThrottle
 }
 
 // WithProgress lets the API show first-sync progress from the cursors bucket.
@@ -62,40 +65,56 @@ func New(cfg Config, conns *connection.Store, tokenStore *tokens.Store, logger *
 	// api replica can check a callback another replica started.
 	sum := sha256.Sum256([]byte("ledgersync oauth state\x00" + cfg.Keys.Key.Reveal()))
 	return &Service{cfg: cfg, conns: conns, tokens: tokenStore, logger: logger.With(logging.KeyStage, "api"),
-		client: httpClient, stateKey: sum[:], now: time.Now}
+		client: httpClient, stateKey: sum[:], now: time.Now, throttle: auth.NewLoginThrottle(loginBurst, loginInterval)}
 }
 
-// Routes registers the API on mux.
+// Sign-in attempts per email and per client address: a few at once, then
+// one every loginInterval.
+const (
+	loginBurst    = 5
+	loginInterval = 20 * time.Second
+)
+
+// Routes registers the API on mux. Every route names the least role that
+// may use it; connections are seen only within their workspace.
 func (s *Service) Routes(mux *http.ServeMux) {
-	admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.requireAdmin(h)) }
-	admin("GET /api/connections", s.listConnections)
-	admin("POST /api/connections", s.createConnection)
-	admin("GET /api/connections/{id}", s.getConnection)
-	admin("PATCH /api/connections/{id}", s.patchConnection)
-	admin("DELETE /api/connections/{id}", s.deleteConnection)
-	admin("GET /api/connections/{id}/health", s.health)
-	admin("GET /api/connections/{id}/progress", s.progress)
-	admin("GET /api/connections/{id}/warnings", s.warnings)
-	admin("GET /api/connections/{id}/reports/fees", s.feesReport)
-	admin("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
-	admin("POST /api/connections/{id}/{system}/authorize", s.authorize)
+	viewer := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleViewer, h)) }
+	integrator := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleIntegrationAdmin, h)) }
+	super := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleSuperAdmin, h)) }
+	viewer("GET /api/connections", s.listConnections)
+	integrator("POST /api/connections", s.createConnection)
+	viewer("GET /api/connections/{id}", s.getConnection)
+	integrator("PATCH /api/connections/{id}", s.patchConnection)
+	integrator("DELETE /api/connections/{id}", s.deleteConnection)
+	viewer("GET /api/connections/{id}/health", s.health)
+	viewer("GET /api/connections/{id}/progress", s.progress)
+	viewer("GET /api/connections/{id}/warnings", s.warnings)
+	viewer("GET /api/connections/{id}/reports/fees", s.feesReport)
+	integrator("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
+	integrator("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or
 	// HubSpot: the signed state authenticates them, not the admin token.
 	mux.HandleFunc("GET /api/oauth/{system}/callback", s.callback)
+	mux.HandleFunc("POST /api/login", s.login)
+	viewer("POST /api/logout", s.logout)
+	viewer("GET /api/me", s.me)
+	viewer("POST /api/me/tokens", s.createToken)
+	super("GET /api/users", s.listUsers)
+	super("POST /api/users", s.createUser)
 }
 
-// requireAdmin checks the bearer token in constant time.
-func (s *Service) requireAdmin(next http.HandlerFunc) http.Handler {
-	want := []byte(s.cfg.AdminToken.Reveal())
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ledgersync"`)
-			writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "an admin token is required: Authorization: Bearer <SYNC_ADMIN_TOKEN>")
-			return
-		}
-		next(w, r)
-	})
+// connectionOf reads the connection of the request's {id}, answering 404
+// for one outside the caller's workspace (as for one that does not exist).
+func (s *Service) connectionOf(w http.ResponseWriter, r *http.Request) (connection.Connection, bool) {
+	c, _, err := s.conns.Get(r.Context(), r.PathValue("id"))
+	if err == nil && !principalOf(r.Context()).sees(c) {
+		err = fmt.Errorf("%w: %s", connection.ErrNotFound, r.PathValue("id"))
+	}
+	if err != nil {
+		storeError(w, err)
+		return connection.Connection{}, false
+	}
+	return c, true
 }
 
 type apiError struct {
@@ -155,7 +174,14 @@ func (s *Service) listConnections(w http.ResponseWriter, r *http.Request) {
 		storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"connections": list})
+	p := principalOf(r.Context())
+	visible := list[:0:0]
+	for _, c := range list {
+		if p.sees(c) {
+			visible = append(visible, c)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"connections": visible})
 }
 
 // createRequest creates a connection. Objects not given get the
@@ -182,7 +208,9 @@ func (s *Service) createConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := NewConnection(req.ID, req.Name, s.now())
-	if req.Workspace != "" {
+	if p := principalOf(r.Context()); p.Workspace != "" {
+		c.Workspace = p.Workspace // people create in their own workspace
+	} else if req.Workspace != "" {
 		c.Workspace = req.Workspace
 	}
 	for o, settings := range req.Objects {
@@ -219,9 +247,8 @@ func NewConnection(id, name string, setupAt time.Time) connection.Connection {
 }
 
 func (s *Service) getConnection(w http.ResponseWriter, r *http.Request) {
-	c, _, err := s.conns.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		storeError(w, err)
+	c, ok := s.connectionOf(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
@@ -238,6 +265,9 @@ func (s *Service) patchConnection(w http.ResponseWriter, r *http.Request) {
 	var req patchRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "VALIDATION", err.Error())
+		return
+	}
+	if _, ok := s.connectionOf(w, r); !ok {
 		return
 	}
 	updated, err := s.conns.Update(r.Context(), r.PathValue("id"), func(c *connection.Connection) error {
@@ -269,6 +299,9 @@ func (s *Service) patchConnection(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if _, ok := s.connectionOf(w, r); !ok {
+		return
+	}
 	if err := s.conns.Delete(r.Context(), id); err != nil {
 		storeError(w, err)
 		return
@@ -291,8 +324,7 @@ type systemHealth struct {
 
 func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, _, err := s.conns.Get(r.Context(), id); err != nil {
-		storeError(w, err)
+	if _, ok := s.connectionOf(w, r); !ok {
 		return
 	}
 	out := map[streams.System]systemHealth{}
@@ -317,8 +349,7 @@ func (s *Service) health(w http.ResponseWriter, r *http.Request) {
 // progress answers the first sync's progress per object and side.
 func (s *Service) progress(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if _, _, err := s.conns.Get(r.Context(), id); err != nil {
-		storeError(w, err)
+	if _, ok := s.connectionOf(w, r); !ok {
 		return
 	}
 	if s.cursors == nil {
@@ -353,9 +384,8 @@ func (s *Service) putPrivateAppToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	c, _, err := s.conns.Get(r.Context(), id)
-	if err != nil {
-		storeError(w, err)
+	c, ok := s.connectionOf(w, r)
+	if !ok {
 		return
 	}
 	if status, err := s.checkHubSpotToken(r.Context(), apiBase(c.HubSpot.BaseURL, s.cfg.HubSpot.APIURL), req.Token); err != nil {
@@ -430,8 +460,7 @@ func (s *Service) authorize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "VALIDATION", err.Error())
 		return
 	}
-	if _, _, err := s.conns.Get(r.Context(), id); err != nil {
-		storeError(w, err)
+	if _, ok := s.connectionOf(w, r); !ok {
 		return
 	}
 	state := s.signState(id, system, s.now().Add(15*time.Minute))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ledgersync/ledgersync/pkg/auth"
 	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
@@ -83,7 +84,20 @@ func newHarness(t *testing.T) *harness {
 		t.Fatalf("test config: %v", problems)
 	}
 	h.tokens = tokens.NewStore(tokKV, crypt)
-	api.New(cfg, connection.NewStore(connKV), h.tokens, logging.Discard(), nil).Routes(mux)
+	usersKV, err := ns.JS.KeyValue(ctx, streams.BucketUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessKV, err := ns.JS.KeyValue(ctx, streams.BucketSessions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AdminEmail, cfg.AdminPassword = "admin@acme.example", "first admin password"
+	svc := api.New(cfg, connection.NewStore(connKV), h.tokens, logging.Discard(), nil).WithAuth(auth.NewStore(usersKV), auth.NewSessions(sessKV))
+	if err := svc.EnsureFirstAdmin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.Routes(mux)
 	return h
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ledgersync/ledgersync/pkg/auth"
 	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
@@ -20,9 +21,13 @@ type Config struct {
 	AdminToken config.Secret `env:"SYNC_ADMIN_TOKEN, required"`
 	// PublicURL is where browsers reach this service; OAuth redirect URIs
 	// are built from it and must be registered with the apps.
-	PublicURL    string           `env:"SYNC_PUBLIC_URL, default=http://127.0.0.1:8080"`
-	Keys         tokens.KeyConfig // SYNC_TOKEN_KEY, SYNC_TOKEN_KEY_PREVIOUS
-	clients.Apps                  // QBO_* and HUBSPOT_*: the OAuth apps and API URLs
+	PublicURL string `env:"SYNC_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	// AdminEmail and AdminPassword make the first super admin of the app
+	// (workspace "default") when no user exists yet.
+	AdminEmail    string           `env:"SYNC_ADMIN_EMAIL"`
+	AdminPassword config.Secret    `env:"SYNC_ADMIN_PASSWORD"`
+	Keys          tokens.KeyConfig // SYNC_TOKEN_KEY, SYNC_TOKEN_KEY_PREVIOUS
+	clients.Apps                   // QBO_* and HUBSPOT_*: the OAuth apps and API URLs
 }
 
 // Validate names every bad variable.
@@ -39,6 +44,11 @@ func (c *Config) Validate() []config.Problem {
 		if pu, err := url.Parse(u.val); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			p = append(p, config.Problem{Variable: u.name, Reason: fmt.Sprintf("%q is not an absolute http(s) URL", u.val)})
 		}
+	}
+	if (c.AdminEmail == "") != !c.AdminPassword.IsSet() {
+		p = append(p, config.Problem{Variable: "SYNC_ADMIN_PASSWORD", Reason: "SYNC_ADMIN_EMAIL and SYNC_ADMIN_PASSWORD go together"})
+	} else if c.AdminPassword.IsSet() && len(c.AdminPassword.Reveal()) < auth.MinPasswordLength {
+		p = append(p, config.Problem{Variable: "SYNC_ADMIN_PASSWORD", Reason: fmt.Sprintf("must be at least %d characters", auth.MinPasswordLength)})
 	}
 	if (c.QBO.ClientID == "") != !c.QBO.ClientSecret.IsSet() {
 		p = append(p, config.Problem{Variable: "QBO_CLIENT_SECRET", Reason: "QBO_CLIENT_ID and QBO_CLIENT_SECRET go together"})

@@ -25,9 +25,8 @@ func (s *Service) WithActivity(store *activity.Store) *Service {
 // included) default to the last twelve months; format is json (default)
 // or csv.
 func (s *Service) feesReport(w http.ResponseWriter, r *http.Request) {
-	c, _, err := s.conns.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		storeError(w, err)
+	c, ok := s.connectionOf(w, r)
+	if !ok {
 		return
 	}
 	if s.activity == nil {

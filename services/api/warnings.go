@@ -38,9 +38,8 @@ func (s *Service) WithQBO(clients QBOClients) *Service {
 
 // warnings answers the setup warnings of a connection.
 func (s *Service) warnings(w http.ResponseWriter, r *http.Request) {
-	c, _, err := s.conns.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		storeError(w, err)
+	c, ok := s.connectionOf(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"warnings": s.check(r.Context(), c)})

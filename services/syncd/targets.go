@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/auth"
 	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
@@ -370,7 +371,7 @@ type clickhouseBlock struct {
 }
 
 func initAPI(ctx context.Context, a *app) (service, error) {
-	kvs, err := a.buckets(ctx, streams.BucketConnections, streams.BucketCursors)
+	kvs, err := a.buckets(ctx, streams.BucketConnections, streams.BucketCursors, streams.BucketUsers, streams.BucketSessions)
 	if err != nil {
 		return nil, err
 	}
@@ -379,8 +380,12 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
-	api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).
-		WithActivity(a.store).Routes(a.mux)
+	svc := api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).
+		WithActivity(a.store).WithAuth(auth.NewStore(kvs[2]), auth.NewSessions(kvs[3]))
+	if err := svc.EnsureFirstAdmin(ctx); err != nil {
+		return nil, fmt.Errorf("first admin: %w", err)
+	}
+	svc.Routes(a.mux)
 	return nil, nil
 }
 

@@ -1,0 +1,176 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+
+	"github.com/ledgersync/ledgersync/services/api"
+)
+
+// browser is a signed-in (or not) user agent with its cookie jar.
+type browser struct {
+	h    *harness
+	c    *http.Client
+	csrf string
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, body any, headers map[string]string) (int, []byte) {
+	b.h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, b.h.api.URL+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (b *browser) login(email, password string) int {
+	b.h.t.Helper()
+	code, body := b.do("POST", "/api/login", map[string]string{"email": email, "password": password}, nil)
+	var me struct {
+		CSRF string `json:"csrf_token"`
+	}
+	_ = json.Unmarshal(body, &me)
+	b.csrf = me.CSRF
+	return code
+}
+
+// send makes an unsafe request with the session's CSRF token.
+func (b *browser) send(method, path string, body any) (int, []byte) {
+	return b.do(method, path, body, map[string]string{api.CSRFHeader: b.csrf})
+}
+
+func TestSignInRolesCSRFAndWorkspaces(t *testing.T) {
+	h := newHarness(t)
+	// The first admin exists from SYNC_ADMIN_EMAIL / SYNC_ADMIN_PASSWORD.
+	admin := h.browser()
+	if code := admin.login("admin@acme.example", "wrong password!!"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", code)
+	}
+	if code := admin.login("admin@acme.example", "first admin password"); code != http.StatusOK || admin.csrf == "" {
+		t.Fatalf("sign in: %d", code)
+	}
+	if code, body := admin.do("GET", "/api/me", nil, nil); code != 200 || !strings.Contains(string(body), `"role":"super_admin"`) {
+		t.Fatalf("me: %d %s", code, body)
+	}
+	// An unsafe request without the CSRF token is refused, with it accepted.
+	if code, body := admin.do("POST", "/api/connections", map[string]any{"id": "acme", "name": "Acme"}, nil); code != http.StatusForbidden || !strings.Contains(string(body), "CSRF") {
+		t.Fatalf("create without CSRF token: %d %s", code, body)
+	}
+	if code, body := admin.do("POST", "/api/connections", map[string]any{"id": "acme", "name": "Acme"}, map[string]string{api.CSRFHeader: "forged"}); code != http.StatusForbidden {
+		t.Fatalf("create with a forged CSRF token: %d %s", code, body)
+	}
+	if code, body := admin.send("POST", "/api/connections", map[string]any{"id": "acme", "name": "Acme", "workspace": "elsewhere"}); code != http.StatusCreated || !strings.Contains(string(body), `"workspace":"default"`) {
+		t.Fatalf("create: %d %s (a user creates in their own workspace)", code, body)
+	}
+	// A viewer sees the connection and may not change it.
+	if code, body := admin.send("POST", "/api/users", map[string]any{"email": "viewer@acme.example", "role": "viewer", "password": "viewer password 1"}); code != http.StatusCreated {
+		t.Fatalf("create viewer: %d %s", code, body)
+	}
+	viewer := h.browser()
+	if code := viewer.login("viewer@acme.example", "viewer password 1"); code != 200 {
+		t.Fatalf("viewer sign in: %d", code)
+	}
+	if code, _ := viewer.do("GET", "/api/connections/acme", nil, nil); code != 200 {
+		t.Fatalf("viewer read: %d", code)
+	}
+	for _, tc := range []struct{ method, path string }{
+		{"PATCH", "/api/connections/acme"}, {"DELETE", "/api/connections/acme"}, {"POST", "/api/connections"},
+		{"POST", "/api/connections/acme/qbo/authorize"}, {"POST", "/api/users"},
+	} {
+		if code, body := viewer.send(tc.method, tc.path, map[string]any{}); code != http.StatusForbidden || !strings.Contains(string(body), "FORBIDDEN") {
+			t.Errorf("viewer %s %s: %d %s", tc.method, tc.path, code, body)
+		}
+	}
+	// Another workspace's connection is invisible.
+	if code, body := h.call("POST", "/api/connections", adminToken, map[string]any{"id": "other", "name": "Other", "workspace": "other"}); code != http.StatusCreated {
+		t.Fatalf("create in another workspace: %d %s", code, body)
+	}
+	if code, _ := viewer.do("GET", "/api/connections/other", nil, nil); code != http.StatusNotFound {
+		t.Fatalf("another workspace's connection: %d, want 404", code)
+	}
+	if _, body := viewer.do("GET", "/api/connections", nil, nil); strings.Contains(string(body), `"other"`) || !strings.Contains(string(body), `"acme"`) {
+		t.Fatalf("list: %s", body)
+	}
+	// A user's API token works like the user, without CSRF.
+	code, body := viewer.send("POST", "/api/me/tokens", map[string]string{"name": "exports"})
+	var tok struct{ Token string }
+	if err := json.Unmarshal(body, &tok); code != http.StatusCreated || err != nil || !strings.HasPrefix(tok.Token, "lst_") {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	if code, _ := h.call("GET", "/api/connections/acme", tok.Token, nil); code != 200 {
+		t.Fatalf("read with the token: %d", code)
+	}
+	if code, _ := h.call("DELETE", "/api/connections/acme", tok.Token, nil); code != http.StatusForbidden {
+		t.Fatalf("delete with a viewer's token: %d", code)
+	}
+	// Signing out ends the session.
+	if code, _ := viewer.send("POST", "/api/logout", nil); code != http.StatusNoContent {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _ := viewer.do("GET", "/api/me", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("after logout: %d", code)
+	}
+}
+
+func TestSessionFixationAndLoginThrottle(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	// A session id planted before sign-in is never signed in.
+	planted := strings.Repeat("a", 64)
+	req, _ := http.NewRequest("GET", h.api.URL+"/api/me", nil)
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: planted})
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("planted cookie: %v %v", resp, err)
+	}
+	body, _ := json.Marshal(map[string]string{"email": "admin@acme.example", "password": "first admin password"})
+	req, _ = http.NewRequest("POST", h.api.URL+"/api/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: api.SessionCookie, Value: planted})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var issued *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == api.SessionCookie {
+			issued = c
+		}
+	}
+	if issued == nil || issued.Value == planted || !issued.HttpOnly || issued.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie after sign-in: %+v", issued)
+	}
+	// Guessing passwords: five attempts (the sign-in above was the first),
+	// then 429 with Retry-After, also for the right password.
+	for i := 0; i < 4; i++ {
+		if code := b.login("admin@acme.example", "guess number "+string(rune('a'+i))+"xxxx"); code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i, code)
+		}
+	}
+	code, respBody := b.do("POST", "/api/login", map[string]string{"email": "admin@acme.example", "password": "first admin password"}, nil)
+	if code != http.StatusTooManyRequests || !strings.Contains(string(respBody), "RATE_LIMITED") {
+		t.Fatalf("sixth attempt: %d %s", code, respBody)
+	}
+}
