@@ -90,6 +90,11 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	viewer("GET /api/connections/{id}/progress", s.progress)
 	viewer("GET /api/connections/{id}/warnings", s.warnings)
 	viewer("GET /api/connections/{id}/reports/fees", s.feesReport)
+	viewer("GET /api/connections/{id}/objects", s.objectView)
+	viewer("GET /api/connections/{id}/records", s.recordView)
+	viewer("GET /api/connections/{id}/records/{object}/{key}/timeline", s.timeline)
+	viewer("GET /api/connections/{id}/activity", s.activityChart)
+	viewer("GET /api/categories", s.categories)
 	integrator("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
 	integrator("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or

@@ -466,6 +466,62 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 			count("contact", "writer", "failed") > 0
 	})
 	t.Logf("products and invoices synced after %v", time.Since(start))
+
+	// The object view's counts are ClickHouse's, and the record view finds
+	// the failed contact with its category and timeline (P20-P22).
+	get := func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var view struct {
+		Objects []struct {
+			Object                                    string
+			Synced, Failing, Excluded, Pending, Total uint64
+		}
+	}
+	get("/api/connections/demo/objects", &view)
+	for _, o := range view.Objects {
+		var synced, failing, excluded, all uint64
+		_ = store.Conn().QueryRow(ctx, `SELECT countIf(status = 'synced'), countIf(status = 'failing'), countIf(status = 'excluded'), count()
+			FROM record_status FINAL WHERE connection_id = 'demo' AND object = ?`, o.Object).Scan(&synced, &failing, &excluded, &all)
+		// Both reads race the running sync: a record may move between them.
+		if diff := int64(o.Total) - int64(all); diff < -5 || diff > 5 || (o.Failing == 0) != (failing == 0) {
+			t.Errorf("object view %s %+v, ClickHouse %d synced, %d failing, %d excluded of %d", o.Object, o, synced, failing, excluded, all)
+		}
+	}
+	var failed struct {
+		Records []struct {
+			RecordKey string `json:"record_key"`
+			Category  struct {
+				Title    string
+				NextStep string `json:"next_step"`
+			} `json:"category"`
+		}
+		Total int
+	}
+	get("/api/connections/demo/records?object=contact&status=failing&error_code=QBO_DUPLICATE_NAME", &failed)
+	if failed.Total == 0 || failed.Records[0].Category.Title != "Duplicate display name" || failed.Records[0].Category.NextStep == "" {
+		t.Fatalf("failing contacts: %+v", failed)
+	}
+	var timeline struct {
+		Steps []struct{ Stage, Outcome string } `json:"steps"`
+	}
+	get("/api/connections/demo/records/contact/"+failed.Records[0].RecordKey+"/timeline", &timeline)
+	if n := len(timeline.Steps); n < 2 || timeline.Steps[n-1].Outcome != "failed" {
+		t.Fatalf("timeline of %s: %+v", failed.Records[0].RecordKey, timeline.Steps)
+	}
 }
 
 func TestDemoConnectionJoinsTheSimulators(t *testing.T) {
