@@ -147,34 +147,45 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	} else {
 		req.Email, req.Password = r.PostFormValue("email"), r.PostFormValue("password")
 	}
-	now := s.now()
-	if ok, wait := s.throttle.Allow(now, "email:"+strings.ToLower(strings.TrimSpace(req.Email)), "ip:"+clientAddr(r)); !ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-		writeError(w, http.StatusTooManyRequests, "RATE_LIMITED", "too many sign-in attempts; wait a little and try again")
+	p, status, msg := s.signIn(w, r, req.Email, req.Password)
+	if status != http.StatusOK {
+		code := map[int]string{http.StatusTooManyRequests: "RATE_LIMITED", http.StatusUnauthorized: "UNAUTHENTICATED"}[status]
+		if code == "" {
+			code = "UNAVAILABLE"
+		}
+		writeError(w, status, code, msg)
 		return
 	}
-	u, err := s.users.Authenticate(r.Context(), req.Email, req.Password)
+	writeJSON(w, http.StatusOK, p)
+}
+
+// signIn checks an email and password, throttled per email and address,
+// and on success sets the cookie of a new session.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, email, password string) (principal, int, string) {
+	now := s.now()
+	if ok, wait := s.throttle.Allow(now, "email:"+strings.ToLower(strings.TrimSpace(email)), "ip:"+clientAddr(r)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		return principal{}, http.StatusTooManyRequests, "too many sign-in attempts; wait a little and try again"
+	}
+	u, err := s.users.Authenticate(r.Context(), email, password)
 	if errors.Is(err, auth.ErrBadPassword) {
 		s.logger.Info("sign-in refused", "addr", clientAddr(r)) // no email: personal data stays out of logs
-		writeError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "wrong email or password")
-		return
+		return principal{}, http.StatusUnauthorized, "wrong email or password"
 	}
 	if err != nil {
 		s.logger.Error("sign-in", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "sign-in failed; see the server log")
-		return
+		return principal{}, http.StatusServiceUnavailable, "sign-in failed; see the server log"
 	}
 	id, sess, err := s.sessions.Start(r.Context(), u.ID, now)
 	if err != nil {
 		s.logger.Error("start session", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "sign-in failed; see the server log")
-		return
+		return principal{}, http.StatusServiceUnavailable, "sign-in failed; see the server log"
 	}
 	http.SetCookie(w, s.sessionCookie(id, streams.SessionLifetime))
 	p := userPrincipal(u)
 	p.CSRF = sess.CSRF
 	s.logger.Info("signed in", "user_id", u.ID)
-	writeJSON(w, http.StatusOK, p)
+	return p, http.StatusOK, ""
 }
 
 // logout ends the session (guarded: it needs the CSRF token).

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -172,5 +174,67 @@ func TestSessionFixationAndLoginThrottle(t *testing.T) {
 	code, respBody := b.do("POST", "/api/login", map[string]string{"email": "admin@acme.example", "password": "first admin password"}, nil)
 	if code != http.StatusTooManyRequests || !strings.Contains(string(respBody), "RATE_LIMITED") {
 		t.Fatalf("sixth attempt: %d %s", code, respBody)
+	}
+}
+
+func TestWebSignInPagesAndHeaders(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	// Not signed in: the app sends the browser to the sign-in page.
+	req, _ := http.NewRequest("GET", h.api.URL+"/app/connections/acme/records?status=failing", nil)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+		t.Fatalf("anonymous page: %d %s", resp.StatusCode, loc)
+	}
+	form := func(path string, values url.Values) *http.Response {
+		t.Helper()
+		resp, err := b.c.PostForm(h.api.URL+path, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp = form("/login?next=/app", url.Values{"email": {"admin@acme.example"}, "password": {"not the password"}})
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "wrong email or password") {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("page lacks %s", h)
+		}
+	}
+	// An outside next= is not followed (no open redirect).
+	resp = form("/login?next=//evil.example/", url.Values{"email": {"admin@acme.example"}, "password": {"first admin password"}})
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/app" {
+		t.Fatalf("sign in: %d %s", resp.StatusCode, loc)
+	}
+	if code, _ := h.call("POST", "/api/connections", adminToken, map[string]any{"id": "acme", "name": "Acme Ltd"}); code != http.StatusCreated {
+		t.Fatal("create connection")
+	}
+	code, page := b.do("GET", "/app", nil, nil)
+	if code != 200 || !strings.Contains(string(page), "Acme Ltd") || !strings.Contains(string(page), `name="csrf_token"`) {
+		t.Fatalf("connections page: %d %s", code, page)
+	}
+	// Sign-out is a form post: without the CSRF token it is refused.
+	resp = form("/logout", url.Values{})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign out without CSRF token: %d", resp.StatusCode)
+	}
+	csrf := regexp.MustCompile(`name="csrf_token" value="([0-9a-f]+)"`).FindStringSubmatch(string(page))
+	resp = form("/logout", url.Values{"csrf_token": {csrf[1]}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if code, _ := b.do("GET", "/api/me", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("signed out, /api/me answers %d", code)
 	}
 }

@@ -106,6 +106,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	viewer("POST /api/me/tokens", s.createToken)
 	super("GET /api/users", s.listUsers)
 	super("POST /api/users", s.createUser)
+	s.webRoutes(mux)
 }
 
 // connectionOf reads the connection of the request's {id}, answering 404

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -521,6 +522,35 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	get("/api/connections/demo/records/contact/"+failed.Records[0].RecordKey+"/timeline", &timeline)
 	if n := len(timeline.Steps); n < 2 || timeline.Steps[n-1].Outcome != "failed" {
 		t.Fatalf("timeline of %s: %+v", failed.Records[0].RecordKey, timeline.Steps)
+	}
+
+	// The same views as pages of the web app.
+	pageOf := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("page %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	if p := pageOf("/app/connections/demo"); !strings.Contains(p, `<tr data-object="contact">`) || !strings.Contains(p, `data-col="failing"`) {
+		t.Errorf("object view page lacks its table:\n%s", p)
+	}
+	if p := pageOf("/app/connections/demo?col=total"); strings.Contains(p, `data-col="failing"`) || !strings.Contains(p, `data-col="total"`) {
+		t.Errorf("chosen columns not applied")
+	}
+	if p := pageOf("/app/connections/demo/records?status=failing&object=contact"); !strings.Contains(p, "Duplicate display name") || !strings.Contains(p, failed.Records[0].RecordKey) {
+		t.Errorf("record view page:\n%s", p)
+	}
+	if p := pageOf("/app/connections/demo/records/contact/" + failed.Records[0].RecordKey); !strings.Contains(p, "Next step:") || !strings.Contains(p, "QBO_DUPLICATE_NAME") {
+		t.Errorf("record page:\n%s", p)
 	}
 }
 
