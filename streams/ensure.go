@@ -46,6 +46,13 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) ([]Change, 
 		}
 		changes = append(changes, Change{"bucket", b.Config.Bucket, a})
 	}
+	for _, o := range t.ObjectStores {
+		a, err := ensureObjectStore(ctx, js, o)
+		if err != nil {
+			return changes, fmt.Errorf("object store %s: %w", o.Bucket, err)
+		}
+		changes = append(changes, Change{"object_store", o.Bucket, a})
+	}
 	for _, c := range t.Consumers {
 		a, err := ensureConsumer(ctx, js, c)
 		if err != nil {
@@ -108,6 +115,29 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 	return changedOrNot(before, s.CachedInfo().Config), nil
 }
 
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (Action, error) {
+	streamName := "OBJ_" + cfg.Bucket
+	s, err := js.Stream(ctx, streamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := js.CreateObjectStore(ctx, cfg); err != nil {
+			return "", err
+		}
+		return ActionCreated, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	before := s.CachedInfo().Config
+	if _, err := js.UpdateObjectStore(ctx, cfg); err != nil {
+		return "", err
+	}
+	s, err = js.Stream(ctx, streamName)
+	if err != nil {
+		return "", err
+	}
+	return changedOrNot(before, s.CachedInfo().Config), nil
+}
+
 func ensureConsumer(ctx context.Context, js jetstream.JetStream, c Consumer) (Action, error) {
 	existing, err := js.Consumer(ctx, c.Stream, c.Config.Durable)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -142,10 +172,11 @@ func changedOrNot[T any](before, after T) Action {
 // items to the nats CLI.
 func Export(w io.Writer, t Topology) error {
 	doc := struct {
-		Streams   []jetstream.StreamConfig   `json:"streams"`
-		Consumers []exportedConsumer         `json:"consumers"`
-		Buckets   []jetstream.KeyValueConfig `json:"buckets"`
-	}{}
+		Streams      []jetstream.StreamConfig      `json:"streams"`
+		Consumers    []exportedConsumer            `json:"consumers"`
+		Buckets      []jetstream.KeyValueConfig    `json:"buckets"`
+		ObjectStores []jetstream.ObjectStoreConfig `json:"object_stores"`
+	}{ObjectStores: t.ObjectStores}
 	for _, s := range t.Streams {
 		doc.Streams = append(doc.Streams, s.Config)
 	}

@@ -49,7 +49,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := len(topo.Streams) + len(topo.Consumers) + len(topo.Buckets)
+	want := len(topo.Streams) + len(topo.Consumers) + len(topo.Buckets) + len(topo.ObjectStores)
 	if len(first) != want {
 		t.Fatalf("first run reported %d items, want %d", len(first), want)
 	}

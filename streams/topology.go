@@ -33,6 +33,9 @@ const (
 	BucketWaits       = "waits"
 	BucketUsers       = "users"
 	BucketSessions    = "sessions"
+	BucketExports     = "exports"
+	// ObjectStoreExports holds finished export files.
+	ObjectStoreExports = "export_files"
 )
 
 // Retention of the stage streams. Limits retention (not work-queue) keeps
@@ -79,6 +82,8 @@ type Topology struct {
 	Streams   []Stream
 	Consumers []Consumer
 	Buckets   []Bucket
+	// ObjectStores hold files (exports).
+	ObjectStores []jetstream.ObjectStoreConfig
 	// Retired are consumers of earlier versions; Ensure deletes them.
 	Retired []Consumer `json:",omitempty"`
 }
@@ -178,7 +183,12 @@ func Default(replicas int) Topology {
 			kv(BucketWaits, "Deliveries spent waiting (e.g. for a reconnect), not counted as attempts", 1, stageMaxAge),
 			kv(BucketUsers, "Users of the admin app (argon2id password hashes), their email index and API token hashes", 5, 0),
 			kv(BucketSessions, "Signed-in browser sessions by hashed id; the TTL is their lifetime", 1, SessionLifetime),
+			kv(BucketExports, "Export jobs of the record view: filter, progress, state", 1, ExportLifetime),
 		},
+		ObjectStores: []jetstream.ObjectStoreConfig{{
+			Bucket: ObjectStoreExports, Description: "Finished exports (CSV, XLSX), kept for a day",
+			TTL: ExportLifetime, Storage: jetstream.FileStorage, Replicas: replicas,
+		}},
 		Retired: []Consumer{
 			// One writer consumer per lane for every object, before
 			// per-object consumers: their pending messages are delivered
@@ -199,6 +209,9 @@ func Default(replicas int) Topology {
 	}
 	return t
 }
+
+// ExportLifetime is how long an export and its file are kept.
+const ExportLifetime = 24 * time.Hour
 
 // SessionLifetime is how long an admin app sign-in lasts.
 const SessionLifetime = 12 * time.Hour

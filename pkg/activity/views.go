@@ -288,3 +288,45 @@ func (s *Store) ActivityOverTime(ctx context.Context, conn string, since time.Ti
 	}
 	return out, rows.Err()
 }
+
+// EachRecord calls fn for every record the filter selects (its limit and
+// offset ignored), newest change first, streaming: an export of any size
+// holds one row at a time.
+func (s *Store) EachRecord(ctx context.Context, f RecordFilter, fn func(RecordRow) error) error {
+	f.Limit, f.Offset = 0, 0
+	if err := f.Check(); err != nil {
+		return err
+	}
+	where, args := f.where()
+	rows, err := s.conn.Query(ctx, `SELECT object, record_key, hubspot_id, qbo_id, status, outcome, stage, direction, error_code, error_message, updated_at
+		FROM record_status FINAL WHERE `+where+` ORDER BY updated_at DESC, record_key`, args...)
+	if err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r RecordRow
+		if err := rows.Scan(&r.Object, &r.RecordKey, &r.HubSpotID, &r.QBOID, &r.Status, &r.Outcome, &r.Stage, &r.Direction,
+			&r.ErrorCode, &r.ErrorMessage, &r.UpdatedAt); err != nil {
+			return fmt.Errorf("records: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// CountRecords is how many records the filter selects.
+func (s *Store) CountRecords(ctx context.Context, f RecordFilter) (uint64, error) {
+	f.Limit, f.Offset = 0, 0
+	if err := f.Check(); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout())
+	defer cancel()
+	where, args := f.where()
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM record_status FINAL WHERE "+where, args...).Scan(&n)
+	return n, err
+}

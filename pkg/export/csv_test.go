@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"github.com/xuri/excelize/v2"
 	"testing"
 )
 
@@ -32,5 +33,32 @@ func TestWriteCSVQuotesAndEscapes(t *testing.T) {
 	want := "name,amount\n'=1+1,-5.00\n\"a,b\",3\n"
 	if b.String() != want {
 		t.Fatalf("csv = %q, want %q", b.String(), want)
+	}
+}
+
+func TestXLSXKeepsFormulasAsText(t *testing.T) {
+	var b bytes.Buffer
+	w, err := NewWriter(FormatXLSX, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range [][]string{{"name", "amount"}, {"=HYPERLINK(\"http://evil\")", "12.50"}} {
+		if err := w.Row(row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.GetRows("Sheet1")
+	if err != nil || len(rows) != 2 || rows[1][0] != "=HYPERLINK(\"http://evil\")" {
+		t.Fatalf("rows %q %v", rows, err)
+	}
+	if formula, _ := f.GetCellFormula("Sheet1", "A2"); formula != "" {
+		t.Fatalf("A2 became a formula: %q", formula)
 	}
 }

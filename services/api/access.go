@@ -82,7 +82,9 @@ func (s *Service) guard(need auth.Role, next http.HandlerFunc) http.Handler {
 	})
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 var errUnauthenticated = errors.New("unauthenticated")
 

@@ -47,6 +47,9 @@ type Service struct {
 	users    *auth.Store        // nil: only SYNC_ADMIN_TOKEN signs in
 	sessions *auth.Sessions
 	throttle *auth.LoginThrottle
+	// exports (nil: not offered)
+	exportJobs  jetstream.KeyValue
+	exportFiles jetstream.ObjectStore
 }
 
 // WithProgress lets the API show first-sync progress from the cursors bucket.
@@ -95,6 +98,9 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	viewer("GET /api/connections/{id}/records/{object}/{key}/timeline", s.timeline)
 	viewer("GET /api/connections/{id}/activity", s.activityChart)
 	viewer("GET /api/categories", s.categories)
+	viewer("POST /api/connections/{id}/exports", s.createExport)
+	viewer("GET /api/connections/{id}/exports/{export}", s.getExport)
+	viewer("GET /api/connections/{id}/exports/{export}/file", s.exportFile)
 	integrator("PUT /api/connections/{id}/hubspot/private-app", s.putPrivateAppToken)
 	integrator("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or

@@ -30,20 +30,23 @@ var uiFiles embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, p := range []string{"login", "connections", "connection", "records", "record"} {
+	for _, p := range []string{"login", "connections", "connection", "records", "record", "export"} {
 		pages[p] = template.Must(template.New("").ParseFS(uiFiles, "ui/layout.html", "ui/"+p+".html"))
 	}
 }
 
 // page is what every template gets.
 type page struct {
-	Title string
-	Me    principal
+	Title   string
+	Me      principal
+	Refresh int // seconds; 0: the page does not reload itself
 }
 
 // webRoutes registers the pages.
 func (s *Service) webRoutes(mux *http.ServeMux) {
-	viewer := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, secured(s.pageGuard(auth.RoleViewer, h))) }
+	viewer := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, secured(s.pageGuard(auth.RoleViewer, h)))
+	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/app", http.StatusSeeOther))
 	mux.Handle("GET /login", secured(http.HandlerFunc(s.loginPage)))
 	mux.Handle("POST /login", secured(http.HandlerFunc(s.loginForm)))
@@ -58,6 +61,45 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 	viewer("GET /app/connections/{id}", s.connectionPage)
 	viewer("GET /app/connections/{id}/records", s.recordsPage)
 	viewer("GET /app/connections/{id}/records/{object}/{key}", s.recordPage)
+	viewer("POST /app/connections/{id}/exports", s.exportForm)
+	viewer("GET /app/connections/{id}/exports/{export}", s.exportPage)
+}
+
+// exportForm starts an export of the filtered record view and shows its page.
+func (s *Service) exportForm(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connectionOf(w, r)
+	if !ok {
+		return
+	}
+	f, err := recordFilter(c.ID, r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	job, err := s.startExport(r.Context(), c.ID, r.PostFormValue("format"), f, principalOf(r.Context()).UserID)
+	if err != nil {
+		http.Error(w, "the export could not be started: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, "/app/connections/"+c.ID+"/exports/"+job.ID, http.StatusSeeOther)
+}
+
+// exportPage shows an export's progress, reloading until it is ready.
+func (s *Service) exportPage(w http.ResponseWriter, r *http.Request) {
+	job, ok := s.exportOf(w, r)
+	if !ok {
+		return
+	}
+	c, _ := s.connectionOf(w, r)
+	data := struct {
+		page
+		Conn connection.Connection
+		Job  ExportJob
+	}{page{Title: "Export", Me: principalOf(r.Context())}, c, job}
+	if job.State == "running" {
+		data.Refresh = 2
+	}
+	s.render(w, http.StatusOK, "export", data)
 }
 
 // secured adds the headers every page carries: no framing, no inline
@@ -302,11 +344,16 @@ func (s *Service) recordsPage(w http.ResponseWriter, r *http.Request) {
 		Total            uint64
 		First, Last      int
 		PrevURL, NextURL string
+		Query            string // the filter, for the export form
 		Error            string
 	}{page: page{Title: "Records · " + c.ID, Me: principalOf(r.Context())}, Conn: c, Objects: streams.Objects,
 		Statuses: []string{activity.StatusSynced, activity.StatusFailing, activity.StatusExcluded, activity.StatusPending}}
 	f, err := recordFilter(c.ID, r)
 	data.Filter = f
+	q := r.URL.Query()
+	q.Del("offset")
+	q.Del("limit")
+	data.Query = q.Encode()
 	status := http.StatusOK
 	switch {
 	case err != nil:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sethvargo/go-envconfig"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/logging"
@@ -234,7 +236,7 @@ func TestStreamsEnsureTwiceChangesNothing(t *testing.T) {
 	if err := json.Unmarshal(export.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 11 9" {
+	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 11 10" {
 		t.Fatalf("export has %d streams, %d consumers, %d buckets", len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"]))
 	}
 }
@@ -552,6 +554,69 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	if p := pageOf("/app/connections/demo/records/contact/" + failed.Records[0].RecordKey); !strings.Contains(p, "Next step:") || !strings.Contains(p, "QBO_DUPLICATE_NAME") {
 		t.Errorf("record page:\n%s", p)
 	}
+
+	// Exports of the filtered record view (P23), built in the background,
+	// parse back to the records the filter selects.
+	for _, format := range []string{"csv", "xlsx"} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/api/connections/demo/exports?object=contact&status=failing",
+			strings.NewReader(`{"format":"`+format+`"}`))
+		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var job struct {
+			ID, State, File string
+			Rows, Total     int
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&job)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || job.Total != failed.Total {
+			t.Fatalf("start %s export: %d %+v (want %d records)", format, resp.StatusCode, job, failed.Total)
+		}
+		testutil.WaitFor(t, 30*time.Second, "the "+format+" export", func() bool {
+			get("/api/connections/demo/exports/"+job.ID, &job)
+			return job.State == "done"
+		})
+		req, _ = http.NewRequest(http.MethodGet, "http://"+httpAddr+job.File, nil)
+		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var rows [][]string
+		if format == "csv" {
+			rows, err = csv.NewReader(bytes.NewReader(body)).ReadAll()
+		} else {
+			var f *excelize.File
+			if f, err = excelize.OpenReader(bytes.NewReader(body)); err == nil {
+				rows, err = f.GetRows("Sheet1")
+			}
+		}
+		if err != nil || len(rows) != failed.Total+1 || rows[0][1] != "record_key" || rows[1][6] != "QBO_DUPLICATE_NAME" || rows[1][7] != "Duplicate display name" {
+			t.Fatalf("%s export: %d rows (%v), first %q", format, len(rows), err, rows)
+		}
+	}
+	// From the record view page: the export button leads to a page that
+	// says when the file is ready.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	formReq, _ := http.NewRequest(http.MethodPost, "http://"+httpAddr+"/app/connections/demo/exports?status=failing", strings.NewReader("format=csv"))
+	formReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	formReq.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
+	formResp, err := noRedirect.Do(formReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formResp.Body.Close()
+	jobPage := formResp.Header.Get("Location")
+	if formResp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(jobPage, "/app/connections/demo/exports/") {
+		t.Fatalf("export button: %d %s", formResp.StatusCode, jobPage)
+	}
+	testutil.WaitFor(t, 30*time.Second, "the export page to say ready", func() bool {
+		return strings.Contains(pageOf(jobPage), "Your export is ready")
+	})
 }
 
 func TestDemoConnectionJoinsTheSimulators(t *testing.T) {

@@ -371,9 +371,13 @@ type clickhouseBlock struct {
 }
 
 func initAPI(ctx context.Context, a *app) (service, error) {
-	kvs, err := a.buckets(ctx, streams.BucketConnections, streams.BucketCursors, streams.BucketUsers, streams.BucketSessions)
+	kvs, err := a.buckets(ctx, streams.BucketConnections, streams.BucketCursors, streams.BucketUsers, streams.BucketSessions, streams.BucketExports)
 	if err != nil {
 		return nil, err
+	}
+	files, err := a.js.ObjectStore(ctx, streams.ObjectStoreExports)
+	if err != nil {
+		return nil, fmt.Errorf("%s object store: %w", streams.ObjectStoreExports, err)
 	}
 	store, err := a.tokenStore(ctx, a.api.Keys)
 	if err != nil {
@@ -381,7 +385,7 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 	}
 	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
 	svc := api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).
-		WithActivity(a.store).WithAuth(auth.NewStore(kvs[2]), auth.NewSessions(kvs[3]))
+		WithActivity(a.store).WithAuth(auth.NewStore(kvs[2]), auth.NewSessions(kvs[3])).WithExports(kvs[4], files)
 	if err := svc.EnsureFirstAdmin(ctx); err != nil {
 		return nil, fmt.Errorf("first admin: %w", err)
 	}
