@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -81,9 +82,13 @@ const (
 // Routes registers the API on mux. Every route names the least role that
 // may use it; connections are seen only within their workspace.
 func (s *Service) Routes(mux *http.ServeMux) {
-	viewer := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleViewer, h)) }
-	integrator := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleIntegrationAdmin, h)) }
-	super := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.guard(auth.RoleSuperAdmin, h)) }
+	route := func(pattern string, h http.Handler) {
+		APIRoutes = appendOnce(APIRoutes, pattern)
+		mux.Handle(pattern, h)
+	}
+	viewer := func(pattern string, h http.HandlerFunc) { route(pattern, s.guard(auth.RoleViewer, h)) }
+	integrator := func(pattern string, h http.HandlerFunc) { route(pattern, s.guard(auth.RoleIntegrationAdmin, h)) }
+	super := func(pattern string, h http.HandlerFunc) { route(pattern, s.guard(auth.RoleSuperAdmin, h)) }
 	viewer("GET /api/connections", s.listConnections)
 	integrator("POST /api/connections", s.createConnection)
 	viewer("GET /api/connections/{id}", s.getConnection)
@@ -105,14 +110,37 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	integrator("POST /api/connections/{id}/{system}/authorize", s.authorize)
 	// Callbacks come from the user's browser, redirected by Intuit or
 	// HubSpot: the signed state authenticates them, not the admin token.
-	mux.HandleFunc("GET /api/oauth/{system}/callback", s.callback)
-	mux.HandleFunc("POST /api/login", s.login)
+	route("GET /api/oauth/{system}/callback", http.HandlerFunc(s.callback))
+	route("POST /api/login", http.HandlerFunc(s.login))
+	route("GET /api/openapi.yaml", http.HandlerFunc(serveOpenAPI))
 	viewer("POST /api/logout", s.logout)
 	viewer("GET /api/me", s.me)
 	viewer("POST /api/me/tokens", s.createToken)
 	super("GET /api/users", s.listUsers)
 	super("POST /api/users", s.createUser)
 	s.webRoutes(mux)
+}
+
+// APIRoutes lists the patterns Routes registered under /api/ (the OpenAPI
+// file is checked against it).
+var APIRoutes []string
+
+func appendOnce(list []string, v string) []string {
+	for _, x := range list {
+		if x == v {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// serveOpenAPI answers the API's description, for scripts and tools.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openAPI)
 }
 
 // connectionOf reads the connection of the request's {id}, answering 404
