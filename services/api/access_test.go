@@ -238,3 +238,63 @@ func TestWebSignInPagesAndHeaders(t *testing.T) {
 		t.Fatalf("signed out, /api/me answers %d", code)
 	}
 }
+
+// TestConnectFromTheWebApp: create a connection and connect QuickBooks from
+// the pages, through the simulator's consent page, as a person would.
+func TestConnectFromTheWebApp(t *testing.T) {
+	h := newHarness(t)
+	b := h.browser()
+	if code := b.login("admin@acme.example", "first admin password"); code != 200 {
+		t.Fatalf("sign in: %d", code)
+	}
+	post := func(path string, values url.Values) *http.Response {
+		t.Helper()
+		values.Set("csrf_token", b.csrf)
+		resp, err := b.c.PostForm(h.api.URL+path, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := post("/app/connections", url.Values{"name": {"Acme books"}})
+	connPage := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(connPage, "/app/connections/c-") {
+		t.Fatalf("new connection: %d %s", resp.StatusCode, connPage)
+	}
+	id := strings.TrimPrefix(connPage, "/app/connections/")
+	_, page := b.do("GET", connPage, nil, nil)
+	if !strings.Contains(string(page), "Connect QuickBooks") || !strings.Contains(string(page), "not_connected") {
+		t.Fatalf("connection page:\n%s", page)
+	}
+	resp = post(connPage+"/connect/qbo", url.Values{})
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), h.qbo.URL) {
+		t.Fatalf("connect: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	back := h.consent(resp.Header.Get("Location"), url.Values{"realmId": {"9130350000000001"}, "action": {"connect"}})
+	cb, err := b.c.Get(back.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, _ := io.ReadAll(cb.Body)
+	cb.Body.Close()
+	if cb.StatusCode != 200 || !strings.Contains(string(done), `href="/app/connections/`+id+`"`) {
+		t.Fatalf("callback: %d %s", cb.StatusCode, done)
+	}
+	_, page = b.do("GET", connPage, nil, nil)
+	if !strings.Contains(string(page), "9130350000000001") || !strings.Contains(string(page), "Reconnect QuickBooks") {
+		t.Fatalf("connection page after connecting:\n%s", page)
+	}
+	// A viewer sees no connect buttons.
+	if code, _ := b.send("POST", "/api/users", map[string]any{"email": "v@acme.example", "role": "viewer", "password": "viewer password 1"}); code != http.StatusCreated {
+		t.Fatal("create viewer")
+	}
+	v := h.browser()
+	v.login("v@acme.example", "viewer password 1")
+	if _, page := v.do("GET", connPage, nil, nil); strings.Contains(string(page), "QuickBooks</button>") || strings.Contains(string(page), "private-app") {
+		t.Fatalf("a viewer sees connect buttons:\n%s", page)
+	}
+	if code, _ := v.send("POST", connPage+"/connect/qbo", nil); code != http.StatusForbidden {
+		t.Fatalf("a viewer connecting: %d", code)
+	}
+}

@@ -556,13 +556,18 @@ var resultPage = template.Must(template.New("result").Parse(`<!doctype html>
 <body style="font-family:sans-serif;max-width:40em;margin:4em auto">
 <h1>{{if .OK}}Connected{{else}}Not connected{{end}}</h1>
 <p>{{.Message}}</p>
+{{if .Conn}}<p><a href="/app/connections/{{.Conn}}">Back to the connection</a></p>{{end}}
 </body></html>`))
 
-func (s *Service) resultPage(w http.ResponseWriter, status int, ok bool, msg string) {
+func (s *Service) resultPage(w http.ResponseWriter, status int, ok bool, msg string, conn ...string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = resultPage.Execute(w, map[string]any{"OK": ok, "Message": msg})
+	data := map[string]any{"OK": ok, "Message": msg}
+	if len(conn) > 0 {
+		data["Conn"] = conn[0]
+	}
+	_ = resultPage.Execute(w, data)
 }
 
 // callback finishes an OAuth connection: the code is exchanged, the tokens
@@ -629,7 +634,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.Info("oauth connected", "system", system, logging.KeyConnection, st.Connection)
-	s.resultPage(w, http.StatusOK, true, "ledgersync is connected. You can close this window.")
+	s.resultPage(w, http.StatusOK, true, "ledgersync is connected. You can close this window.", st.Connection)
 }
 
 func (s *Service) hubSpotPortalOf(ctx context.Context, accessToken string) (string, error) {

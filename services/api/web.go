@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -62,7 +63,88 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 	viewer("GET /app/connections/{id}/records", s.recordsPage)
 	viewer("GET /app/connections/{id}/records/{object}/{key}", s.recordPage)
 	viewer("POST /app/connections/{id}/exports", s.exportForm)
+	integrator := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, secured(s.pageGuard(auth.RoleIntegrationAdmin, h)))
+	}
+	integrator("POST /app/connections", s.newConnectionForm)
+	integrator("POST /app/connections/{id}/connect/{system}", s.connectForm)
+	integrator("POST /app/connections/{id}/hubspot-token", s.privateAppForm)
 	viewer("GET /app/connections/{id}/exports/{export}", s.exportPage)
+}
+
+// newConnectionForm creates a connection with the recommended settings in
+// the user's workspace and opens it.
+func (s *Service) newConnectionForm(w http.ResponseWriter, r *http.Request) {
+	c := NewConnection("", strings.TrimSpace(r.PostFormValue("name")), s.now())
+	if p := principalOf(r.Context()); p.Workspace != "" {
+		c.Workspace = p.Workspace
+	}
+	if c.Name == "" {
+		http.Error(w, "name the connection", http.StatusBadRequest)
+		return
+	}
+	if err := c.Validate(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	created, err := s.conns.Create(r.Context(), c)
+	if err != nil {
+		http.Error(w, "the connection could not be created: "+err.Error(), http.StatusConflict)
+		return
+	}
+	http.Redirect(w, r, "/app/connections/"+created.ID, http.StatusSeeOther)
+}
+
+// connectForm sends the browser to Intuit's or HubSpot's consent page.
+func (s *Service) connectForm(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connectionOf(w, r)
+	if !ok {
+		return
+	}
+	system := r.PathValue("system")
+	oc, err := s.oauthConfig(system)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	http.Redirect(w, r, oc.AuthCodeURL(s.signState(c.ID, system, s.now().Add(15*time.Minute))), http.StatusSeeOther)
+}
+
+// privateAppForm connects HubSpot with a private-app token from the form.
+func (s *Service) privateAppForm(w http.ResponseWriter, r *http.Request) {
+	body := fmt.Sprintf(`{"token":%q,"portal_id":%q}`, r.PostFormValue("token"), r.PostFormValue("portal_id"))
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(strings.NewReader(body))
+	r2.Header.Set("Content-Type", "application/json")
+	rec := &statusRecorder{ResponseWriter: w}
+	s.putPrivateAppToken(rec, r2)
+	if rec.status/100 == 2 {
+		http.Redirect(w, r, "/app/connections/"+r.PathValue("id"), http.StatusSeeOther)
+	}
+}
+
+// statusRecorder lets a form handler reuse a JSON handler: an error is
+// written as the JSON answer, a success is turned into a redirect.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	if code/100 != 2 {
+		s.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	if s.status/100 == 2 {
+		return len(b), nil
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 // exportForm starts an export of the filtered record view and shows its page.
@@ -207,7 +289,7 @@ func (s *Service) connectionsPage(w http.ResponseWriter, r *http.Request) {
 		page
 		Connections []connectionRow
 		CanEdit     bool
-	}{page{Title: "Connections", Me: p}, rows, p.Role.Allows(auth.RoleIntegrationAdmin)})
+	}{page{Title: "Connections", Me: p}, rows, p.Role.Allows(auth.RoleIntegrationAdmin) && p.CSRF != ""})
 }
 
 // column is a choosable column of the object view (P20).
@@ -260,15 +342,25 @@ func (s *Service) connectionPage(w http.ResponseWriter, r *http.Request) {
 	if s.cursors != nil {
 		backfills, _ = progress.List(r.Context(), s.cursors, c.ID)
 	}
+	state := func(sys streams.System) string {
+		if rec, _, err := s.tokens.Get(r.Context(), c.ID, sys); err == nil {
+			return string(rec.Status)
+		}
+		return "not_connected"
+	}
+	me := principalOf(r.Context())
 	s.render(w, http.StatusOK, "connection", struct {
 		page
-		Conn     connection.Connection
-		Warnings []Warning
-		Columns  []column
-		Objects  []objectRow
-		Progress []progress.Backfill
-		Chart    chartData
-	}{page{Title: c.ID, Me: principalOf(r.Context())}, c, s.checkQuick(r.Context(), c), cols, objects, backfills, chart})
+		Conn                   connection.Connection
+		Warnings               []Warning
+		Columns                []column
+		Objects                []objectRow
+		Progress               []progress.Backfill
+		Chart                  chartData
+		CanEdit                bool
+		QBOState, HubSpotState string
+	}{page{Title: c.ID, Me: me}, c, s.checkQuick(r.Context(), c), cols, objects, backfills, chart,
+		me.Role.Allows(auth.RoleIntegrationAdmin) && me.CSRF != "", state(streams.SystemQBO), state(streams.SystemHubSpot)})
 }
 
 // checkQuick is check with a short deadline: a page never waits long on QBO.
