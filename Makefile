@@ -44,7 +44,7 @@ run: build
 	@$(CLICKHOUSE) start >/dev/null
 	@. deploy/local/demo.env; \
 	echo "admin API: http://127.0.0.1:8080/api/connections  (Authorization: Bearer $$SYNC_ADMIN_TOKEN)"; \
-	echo "sign in:   POST http://127.0.0.1:8080/api/login  as $$SYNC_ADMIN_EMAIL / $$SYNC_ADMIN_PASSWORD"; \
+	echo "web app:   http://127.0.0.1:8080/app  (sign in as $$SYNC_ADMIN_EMAIL / $$SYNC_ADMIN_PASSWORD)"; \
 	exec ./$(BIN) run -target=$${SYNC_TARGETS:-all,sim}
 
 lint:
