@@ -218,6 +218,9 @@ func (c Connection) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Validate checks one object's settings; the errors name each problem.
+func (s ObjectSettings) Validate(object streams.Object) error { return s.validate(object) }
+
 func (s ObjectSettings) validate(object streams.Object) error {
 	var errs []error
 	known := false

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -296,5 +297,113 @@ func TestConnectFromTheWebApp(t *testing.T) {
 	}
 	if code, _ := v.send("POST", connPage+"/connect/qbo", nil); code != http.StatusForbidden {
 		t.Fatalf("a viewer connecting: %d", code)
+	}
+}
+
+// TestGuidedSetupPage: the setup page edits every object on one page; a
+// bad filter is shown in its object's section and nothing is saved; a
+// good form saves a custom mapping and a filter; a viewer cannot save.
+func TestGuidedSetupPage(t *testing.T) {
+	h := newHarness(t)
+	if code, _ := h.call("POST", "/api/connections", adminToken, map[string]any{"id": "acme", "name": "Acme"}); code != http.StatusCreated {
+		t.Fatal("create")
+	}
+	b := h.browser()
+	b.login("admin@acme.example", "first admin password")
+	_, page := b.do("GET", "/app/connections/acme/setup", nil, nil)
+	for _, want := range []string{`id="object-contact"`, `id="object-invoice"`, "Save and start sync", "hs_sku has_property", "(fixed)"} {
+		if !strings.Contains(string(page), want) {
+			t.Fatalf("setup page lacks %q:\n%s", want, page)
+		}
+	}
+	// The form as the page would send it, from the connection's settings.
+	code, body := h.call("GET", "/api/connections/acme", adminToken, nil)
+	var c struct {
+		Objects map[string]struct {
+			Enabled        bool
+			Direction      string
+			ConflictWinner string `json:"conflict_winner"`
+			Mappings       []struct {
+				HubSpot, QBO, Type string
+				Default, Enabled   bool
+			}
+			Filters map[string]json.RawMessage
+			Options map[string]string
+		}
+	}
+	if code != 200 || json.Unmarshal(body, &c) != nil {
+		t.Fatalf("read: %d", code)
+	}
+	form := url.Values{"csrf_token": {b.csrf}}
+	for o, s := range c.Objects {
+		if s.Enabled {
+			form.Set(o+".enabled", "on")
+		}
+		form.Set(o+".direction", s.Direction)
+		form.Set(o+".winner", s.ConflictWinner)
+		for i, m := range s.Mappings {
+			if m.Enabled {
+				form.Set(fmt.Sprintf("%s.map.%d.enabled", o, i), "on")
+			}
+			if !m.Default {
+				form.Set(fmt.Sprintf("%s.map.%d.hubspot", o, i), m.HubSpot)
+				form.Set(fmt.Sprintf("%s.map.%d.qbo", o, i), m.QBO)
+				form.Set(fmt.Sprintf("%s.map.%d.type", o, i), m.Type)
+			}
+		}
+		for k, v := range s.Options {
+			form.Set(o+".opt."+k, v)
+		}
+	}
+	form.Set("contact.map.new.hubspot", "credit_limit")
+	form.Set("contact.map.new.qbo", "CreditLimit")
+	form.Set("contact.map.new.type", "number")
+	form.Set("contact.filter.hubspot_to_qbo", "lifecyclestage in customer | opportunity")
+	form.Set("product.filter.qbo_to_hubspot", "Sku sounds_like ABC")
+	post := func(f url.Values) (*http.Response, string) {
+		resp, err := b.c.PostForm(h.api.URL+"/app/connections/acme/setup", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	resp, out := post(form)
+	product := out[strings.Index(out, `id="object-product"`):strings.Index(out, `id="object-invoice"`)]
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(product, "sounds_like") || !strings.Contains(product, "Fix before saving") {
+		t.Fatalf("bad filter: %d, product section:\n%s", resp.StatusCode, product)
+	}
+	if _, body := h.call("GET", "/api/connections/acme", adminToken, nil); strings.Contains(string(body), "credit_limit") {
+		t.Fatal("a form with a problem was saved in part")
+	}
+	form.Set("product.filter.qbo_to_hubspot", "Sku has_property")
+	if resp, _ := post(form); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/app/connections/acme/setup?saved=1" {
+		t.Fatalf("save: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, page := b.do("GET", "/app/connections/acme/setup?saved=1", nil, nil); !strings.Contains(string(page), "Saved.") {
+		t.Fatal("no saved notice")
+	}
+	_, body = h.call("GET", "/api/connections/acme", adminToken, nil)
+	if !strings.Contains(string(body), `"hubspot":"credit_limit","qbo":"CreditLimit","type":"number"`) || !strings.Contains(string(body), `"opportunity"`) {
+		t.Fatalf("saved settings: %s", body)
+	}
+	// A viewer sees the settings, not the button, and cannot save.
+	if code, _ := b.send("POST", "/api/users", map[string]any{"email": "v@acme.example", "role": "viewer", "password": "viewer password 1"}); code != http.StatusCreated {
+		t.Fatal("create viewer")
+	}
+	v := h.browser()
+	v.login("v@acme.example", "viewer password 1")
+	if _, page := v.do("GET", "/app/connections/acme/setup", nil, nil); strings.Contains(string(page), "Save and start sync") || !strings.Contains(string(page), "credit_limit") {
+		t.Fatalf("viewer's setup page:\n%s", page)
+	}
+	form.Set("csrf_token", v.csrf)
+	resp, err := v.c.PostForm(h.api.URL+"/app/connections/acme/setup", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("viewer saving: %d", resp.StatusCode)
 	}
 }

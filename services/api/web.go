@@ -31,7 +31,7 @@ var uiFiles embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, p := range []string{"login", "connections", "connection", "records", "record", "export"} {
+	for _, p := range []string{"login", "connections", "connection", "records", "record", "export", "setup"} {
 		pages[p] = template.Must(template.New("").ParseFS(uiFiles, "ui/layout.html", "ui/"+p+".html"))
 	}
 }
@@ -67,6 +67,8 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 		mux.Handle(pattern, secured(s.pageGuard(auth.RoleIntegrationAdmin, h)))
 	}
 	integrator("POST /app/connections", s.newConnectionForm)
+	viewer("GET /app/connections/{id}/setup", s.setupPage)
+	integrator("POST /app/connections/{id}/setup", s.setupForm)
 	integrator("POST /app/connections/{id}/connect/{system}", s.connectForm)
 	integrator("POST /app/connections/{id}/hubspot-token", s.privateAppForm)
 	viewer("GET /app/connections/{id}/exports/{export}", s.exportPage)
