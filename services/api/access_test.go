@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
+	"github.com/ledgersync/ledgersync/pkg/clients"
+	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/qbo"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/api"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 // browser is a signed-in (or not) user agent with its cookie jar.
@@ -405,5 +414,106 @@ func TestGuidedSetupPage(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("viewer saving: %d", resp.StatusCode)
+	}
+}
+
+// TestDryRunPreviewsTheFirstSync: before anything is written, the dry run
+// says per object and direction what would be created, matched, excluded
+// by which filter, and what would fail and why; and it writes nothing.
+func TestDryRunPreviewsTheFirstSync(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if code, body := h.call("POST", "/api/connections", adminToken, map[string]any{"id": "dry", "name": "Dry",
+		"hubspot": map[string]string{"portal_id": fmt.Sprint(h.hcfg.PortalID)}, "qbo": map[string]string{"realm_id": h.qcfg.RealmID}}); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	// Contacts two-way without filters, so every contact is considered.
+	if code, body := h.call("PATCH", "/api/connections/dry", adminToken, map[string]any{"objects": map[string]any{
+		"contact": map[string]any{"enabled": true, "direction": "two_way", "conflict_winner": "hubspot", "mappings": connection.DefaultContactMappings()}}}); code != 200 {
+		t.Fatalf("patch: %d %s", code, body)
+	}
+	tok, err := clients.Apps{QBO: clients.QBOApp{ClientID: h.qcfg.ClientID, ClientSecret: config.Secret(h.qcfg.ClientSecret),
+		TokenURL: h.qbo.URL + "/oauth2/v1/tokens/bearer"}}.QBORefresher(nil)(ctx, h.qcfg.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []tokens.Record{
+		{Connection: "dry", System: streams.SystemQBO, AccountID: h.qcfg.RealmID, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry},
+		{Connection: "dry", System: streams.SystemHubSpot, AccountID: fmt.Sprint(h.hcfg.PortalID), AccessToken: h.hcfg.Token},
+	} {
+		if err := h.tokens.Put(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hsCreate := func(props map[string]string) {
+		body, _ := json.Marshal(map[string]any{"properties": props})
+		req, _ := http.NewRequest("POST", h.hs.URL+"/crm/v3/objects/contacts", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.hcfg.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("hubspot contact: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	hsCreate(map[string]string{"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace"})
+	hsCreate(map[string]string{"email": "grace@example.com", "firstname": "Grace", "lastname": "Hopper"})
+	hsCreate(map[string]string{"email": "alan@example.com", "firstname": "Linus", "lastname": "Torvalds"}) // the name a QBO customer has
+	qc, err := qbo.New(qbo.Config{BaseURL: h.qbo.URL, RealmID: h.qcfg.RealmID}, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cust := range []qbo.Customer{
+		{DisplayName: "Grace H.", PrimaryEmailAddr: &qbo.EmailAddress{Address: "Grace@Example.com"}},
+		{DisplayName: "Linus Torvalds", PrimaryEmailAddr: &qbo.EmailAddress{Address: "linus@example.com"}},
+	} {
+		if _, err := qc.CreateCustomer(ctx, &cust); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body := h.call("GET", "/api/connections/dry/dry-run", adminToken, nil)
+	if code != 200 {
+		t.Fatalf("dry run: %d %s", code, body)
+	}
+	var out struct {
+		Results []struct {
+			Object, Direction string
+			Read              int
+			ToCreate          struct{ Count int } `json:"to_create"`
+			Matched           struct{ Count int }
+			WillFail          []struct {
+				Reason, Title string
+				Count         int
+			} `json:"will_fail"`
+		}
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range out.Results {
+		if r.Object != "contact" {
+			continue
+		}
+		fails := ""
+		for _, f := range r.WillFail {
+			fails += fmt.Sprintf(" %s=%d(%s)", f.Reason, f.Count, f.Title)
+		}
+		got[r.Direction] = fmt.Sprintf("read %d create %d match %d%s", r.Read, r.ToCreate.Count, r.Matched.Count, fails)
+	}
+	want := map[string]string{
+		"hubspot_to_qbo": "read 3 create 1 match 1 QBO_DUPLICATE_NAME=1(Duplicate display name)",
+		"qbo_to_hubspot": "read 2 create 1 match 1",
+	}
+	for dir, w := range want {
+		if got[dir] != w {
+			t.Errorf("%s: %q, want %q (%s)", dir, got[dir], w, body)
+		}
+	}
+	if code, page := h.call("GET", "/app/connections/dry/dry-run", adminToken, nil); code != 200 || !strings.Contains(string(page), "Will fail: Duplicate display name") {
+		t.Fatalf("dry run page: %d\n%s", code, page)
+	}
+	if n, err := qc.Count(ctx, qbo.EntityCustomer, ""); err != nil || n != 2 {
+		t.Fatalf("the dry run wrote to QBO: %d customers (%v)", n, err)
 	}
 }

@@ -44,6 +44,7 @@ type Service struct {
 	now      func() time.Time
 	cursors  jetstream.KeyValue // first-sync progress; nil: not shown
 	qbo      QBOClients         // settings checks; nil: no warnings
+	hubspot  HubSpotClients     // the dry run; nil: not offered
 	activity *activity.Store    // reports; nil: not served
 	users    *auth.Store        // nil: only SYNC_ADMIN_TOKEN signs in
 	sessions *auth.Sessions
@@ -103,6 +104,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	viewer("GET /api/connections/{id}/records/{object}/{key}/timeline", s.timeline)
 	viewer("GET /api/connections/{id}/activity", s.activityChart)
 	viewer("GET /api/categories", s.categories)
+	viewer("GET /api/connections/{id}/dry-run", s.dryRunHandler)
 	viewer("POST /api/connections/{id}/exports", s.createExport)
 	viewer("GET /api/connections/{id}/exports/{export}", s.getExport)
 	viewer("GET /api/connections/{id}/exports/{export}/file", s.exportFile)

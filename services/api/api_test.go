@@ -29,6 +29,8 @@ import (
 const adminToken = "test-admin-token-0123456789"
 
 type harness struct {
+	qcfg    quickbooks.Config
+	hcfg    hubspot.Config
 	t       *testing.T
 	api     *httptest.Server
 	qbo     *httptest.Server
@@ -93,7 +95,10 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	cfg.AdminEmail, cfg.AdminPassword = "admin@acme.example", "first admin password"
-	svc := api.New(cfg, connection.NewStore(connKV), h.tokens, logging.Discard(), nil).WithAuth(auth.NewStore(usersKV), auth.NewSessions(sessKV))
+	factory := clients.NewFactory(cfg.Apps, h.tokens, logging.Discard(), nil)
+	svc := api.New(cfg, connection.NewStore(connKV), h.tokens, logging.Discard(), nil).WithAuth(auth.NewStore(usersKV), auth.NewSessions(sessKV)).
+		WithQBO(factory.QBO).WithHubSpot(factory.HubSpot)
+	h.qcfg, h.hcfg = qcfg, hcfg
 	if err := svc.EnsureFirstAdmin(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ var uiFiles embed.FS
 var pages = map[string]*template.Template{}
 
 func init() {
-	for _, p := range []string{"login", "connections", "connection", "records", "record", "export", "setup"} {
+	for _, p := range []string{"login", "connections", "connection", "records", "record", "export", "setup", "dryrun"} {
 		pages[p] = template.Must(template.New("").ParseFS(uiFiles, "ui/layout.html", "ui/"+p+".html"))
 	}
 }
@@ -68,6 +68,7 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 	}
 	integrator("POST /app/connections", s.newConnectionForm)
 	viewer("GET /app/connections/{id}/setup", s.setupPage)
+	viewer("GET /app/connections/{id}/dry-run", s.dryRunPage)
 	integrator("POST /app/connections/{id}/setup", s.setupForm)
 	integrator("POST /app/connections/{id}/connect/{system}", s.connectForm)
 	integrator("POST /app/connections/{id}/hubspot-token", s.privateAppForm)
@@ -515,4 +516,31 @@ func (s *Service) recordPage(w http.ResponseWriter, r *http.Request) {
 		Steps       []activity.Step
 		Category    *syncerr.Category
 	}{page{Title: key, Me: principalOf(r.Context())}, c, object, key, steps, cat})
+}
+
+// dryRunPage shows the dry run of the connection's current settings.
+func (s *Service) dryRunPage(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.connectionOf(w, r)
+	if !ok {
+		return
+	}
+	data := struct {
+		page
+		Conn    connection.Connection
+		Results []DryRunResult
+		Sample  int
+		Error   string
+	}{page: page{Title: "Dry run · " + c.ID, Me: principalOf(r.Context())}, Conn: c, Sample: dryRunSample}
+	if s.qbo == nil || s.hubspot == nil {
+		data.Error = "this process cannot reach the accounts"
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+		defer cancel()
+		results, err := s.dryRun(ctx, c)
+		if err != nil {
+			data.Error = "connect both accounts first"
+		}
+		data.Results = results
+	}
+	s.render(w, http.StatusOK, "dryrun", data)
 }

@@ -384,7 +384,7 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
-	svc := api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).
+	svc := api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).WithHubSpot(factory.HubSpot).
 		WithActivity(a.store).WithAuth(auth.NewStore(kvs[2]), auth.NewSessions(kvs[3])).WithExports(kvs[4], files)
 	if err := svc.EnsureFirstAdmin(ctx); err != nil {
 		return nil, fmt.Errorf("first admin: %w", err)
