@@ -13,14 +13,19 @@ FUZZTIME ?= 5s
 build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./services/syncd
 
-# Installs and starts a private ClickHouse when none answers, runs every
-# test (NATS runs embedded in the test processes), a short round of each fuzz
-# target, and stops the ClickHouse it started, pass or fail.
+# Installs and starts a private ClickHouse when none answers, installs
+# headless Chromium for the browser tests (screenshots of the main pages go
+# to .data/screenshots), runs every test (NATS runs embedded in the test
+# processes), a short round of each fuzz target, and stops the ClickHouse it
+# started, pass or fail.
 # The published-client tests of the simulators install their npm packages.
 test: export SIM_QBO_NODE_COMPAT = 1
 test: export SIM_HUBSPOT_NODE_COMPAT = 1
+test: export LEDGERSYNC_BROWSER_TESTS = required
+test: export LEDGERSYNC_SCREENSHOTS = $(CURDIR)/.data/screenshots
 test:
-	@state=$$($(CLICKHOUSE) start) || exit $$?; \
+	@deploy/local/chromium.sh >/dev/null && mkdir -p .data/screenshots || exit $$?; \
+	state=$$($(CLICKHOUSE) start) || exit $$?; \
 	if [ "$$state" = started ]; then trap '$(CLICKHOUSE) stop' EXIT; fi; \
 	$(GO) vet ./... && \
 	$(GO) test -count=1 -timeout 12m ./... && \

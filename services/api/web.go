@@ -46,13 +46,13 @@ type page struct {
 // webRoutes registers the pages.
 func (s *Service) webRoutes(mux *http.ServeMux) {
 	viewer := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, secured(s.pageGuard(auth.RoleViewer, h)))
+		mux.Handle(pattern, s.secured(s.pageGuard(auth.RoleViewer, h)))
 	}
 	mux.Handle("GET /{$}", http.RedirectHandler("/app", http.StatusSeeOther))
-	mux.Handle("GET /login", secured(http.HandlerFunc(s.loginPage)))
-	mux.Handle("POST /login", secured(http.HandlerFunc(s.loginForm)))
-	mux.Handle("POST /logout", secured(s.guard(auth.RoleViewer, s.logoutForm)))
-	mux.Handle("GET /static/app.css", secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /login", s.secured(http.HandlerFunc(s.loginPage)))
+	mux.Handle("POST /login", s.secured(http.HandlerFunc(s.loginForm)))
+	mux.Handle("POST /logout", s.secured(s.guard(auth.RoleViewer, s.logoutForm)))
+	mux.Handle("GET /static/app.css", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		b, _ := uiFiles.ReadFile("ui/app.css")
@@ -64,7 +64,7 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 	viewer("GET /app/connections/{id}/records/{object}/{key}", s.recordPage)
 	viewer("POST /app/connections/{id}/exports", s.exportForm)
 	integrator := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, secured(s.pageGuard(auth.RoleIntegrationAdmin, h)))
+		mux.Handle(pattern, s.secured(s.pageGuard(auth.RoleIntegrationAdmin, h)))
 	}
 	integrator("POST /app/connections", s.newConnectionForm)
 	viewer("GET /app/connections/{id}/setup", s.setupPage)
@@ -188,11 +188,20 @@ func (s *Service) exportPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // secured adds the headers every page carries: no framing, no inline
-// scripts or styles, no sniffing, no referrer outside the app.
-func secured(next http.Handler) http.Handler {
+// scripts or styles, no sniffing, no referrer outside the app. Forms post
+// to the app only, and from there to the OAuth consent pages (a form's
+// redirect is checked against form-action too).
+func (s *Service) secured(next http.Handler) http.Handler {
+	formAction := "'self'"
+	for _, u := range []string{s.cfg.QBO.AuthURL, s.cfg.HubSpot.AuthURL} {
+		if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+			formAction += " " + pu.Scheme + "://" + pu.Host
+		}
+	}
+	csp := "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action " + formAction + "; base-uri 'none'"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
