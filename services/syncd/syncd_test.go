@@ -472,7 +472,7 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 
 	// The object view's counts are ClickHouse's, and the record view finds
 	// the failed contact with its category and timeline (P20-P22).
-	get := func(path string, v any) {
+	fetch := func(path string) ([]byte, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+path, nil)
 		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
@@ -481,11 +481,16 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 		}
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatal(err)
+		return b, resp.Header.Get("Content-Type")
+	}
+	get := func(path string, v any) {
+		t.Helper()
+		if b, _ := fetch(path); json.Unmarshal(b, v) != nil {
+			t.Fatalf("GET %s: not JSON: %s", path, b)
 		}
 	}
 	var view struct {
@@ -529,16 +534,9 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	// The same views as pages of the web app.
 	pageOf := func(path string) string {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "http://"+httpAddr+path, nil)
-		req.Header.Set("Authorization", "Bearer "+env["SYNC_ADMIN_TOKEN"])
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-			t.Fatalf("page %s: %d %s", path, resp.StatusCode, b)
+		b, ctype := fetch(path)
+		if !strings.HasPrefix(ctype, "text/html") {
+			t.Fatalf("page %s: %s", path, ctype)
 		}
 		return string(b)
 	}
