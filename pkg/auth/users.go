@@ -71,7 +71,9 @@ func digest(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func emailKey(email string) string { return "email." + digest(strings.ToLower(strings.TrimSpace(email))) }
+func emailKey(email string) string {
+	return "email." + digest(strings.ToLower(strings.TrimSpace(email)))
+}
 
 // NewUserInput is what creating a user takes.
 type NewUserInput struct {
