@@ -260,15 +260,15 @@ func (s *Service) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) logoutForm(w http.ResponseWriter, r *http.Request) {
-	s.logout(httptestDiscard{w}, r)
+	s.logout(discardWriter{w}, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// httptestDiscard keeps logout's 204 from being written before the redirect.
-type httptestDiscard struct{ http.ResponseWriter }
+// discardWriter swallows what logout writes (its 204), so the form can redirect.
+type discardWriter struct{ http.ResponseWriter }
 
-func (d httptestDiscard) WriteHeader(int)             {}
-func (d httptestDiscard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardWriter) WriteHeader(int)             {}
+func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 // connectionRow is one line of the connections page.
 type connectionRow struct {
