@@ -31,7 +31,10 @@ type Limits struct {
 	// together); per-minute buckets never start fuller than this, so a
 	// restarted process cannot overrun a window the previous one used.
 	Burst int
-	// BatchBurst is the same cap for batch calls (10).
+	// BatchBurst is the same cap for batch calls (default a tenth of the
+	// per-minute limit, 4). The batch rate is what is left of the minute
+	// after the burst, so a burst and a full minute after it stay within
+	// BatchPerMinute.
 	BatchBurst int
 	// Backoff is the first pause after a 429 without Retry-After; it doubles
 	// on consecutive 429s up to MaxBackoff (Intuit advises 60 s).
@@ -71,7 +74,7 @@ func (l Limits) withDefaults() Limits {
 		l.Burst = max(1, l.PerSecond/2)
 	}
 	if l.BatchBurst <= 0 {
-		l.BatchBurst = min(10, l.BatchPerMinute)
+		l.BatchBurst = max(1, l.BatchPerMinute/10)
 	}
 	if l.Backoff <= 0 {
 		l.Backoff = d.Backoff
@@ -111,13 +114,16 @@ func NewBudget(l Limits) *Budget {
 	l = l.withDefaults()
 	perSec := rate.Limit(float64(l.PerSecond) * l.Headroom)
 	perMin := rate.Limit(float64(l.PerMinute) * l.Headroom / 60)
-	batch := rate.Limit(float64(l.BatchPerMinute) * l.Headroom / 60)
+	// With 40 a minute, a burst of 10 and then 38 a minute made 48 in the
+	// first minute: the rate is what the minute has left after the burst.
+	batchBurst := min(l.BatchBurst, l.BatchPerMinute)
+	batch := rate.Limit(max(float64(l.BatchPerMinute)*l.Headroom-float64(batchBurst), 1) / 60)
 	return &Budget{
 		lim:         l,
 		now:         time.Now,
 		second:      rate.NewLimiter(perSec, min(l.Burst, l.PerSecond)),
 		minute:      rate.NewLimiter(perMin, min(l.Burst, l.PerMinute)),
-		batch:       rate.NewLimiter(batch, min(l.BatchBurst, l.BatchPerMinute)),
+		batch:       rate.NewLimiter(batch, batchBurst),
 		sem:         make(chan struct{}, l.Concurrent),
 		gate:        lanes.NewGate(l.BackfillShare, int(float64(l.PerMinute)*l.Headroom), time.Minute),
 		backfillSem: make(chan struct{}, max(1, min(l.Concurrent-1, int(l.BackfillShare*float64(l.Concurrent))))),

@@ -120,7 +120,7 @@ func TestBudgetStaysUnderSimulatorLimits(t *testing.T) {
 		e.newClient(e.ts, qbo.WithBudget(budget), qbo.WithRetries(0, 0), qbo.WithLogger(logging.Discard())),
 	}
 	cx := ctx(t)
-	const plain, batches = 36, 12
+	const plain, batches = 36, 6
 	errs := make(chan error, plain+batches)
 	var wg sync.WaitGroup
 	for i := 0; i < plain; i++ {
