@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/ledgersync/ledgersync/pkg/lanes"
 )
 
 // batcher turns concurrent single writes into batch calls: the first write
@@ -16,12 +14,7 @@ import (
 // rate budget goes much further; a lone live change waits only the linger.
 type batcher[In, Out any] struct {
 	linger time.Duration
-	// backfillLinger is the linger of first-sync batches: their calls wait
-	// for the account's budget anyway, so a batch that waits a little
-	// longer to fill costs no time and saves calls (with the live linger,
-	// batches of a first sync into QBO left half empty).
-	backfillLinger time.Duration
-	max            int
+	max    int
 	// send makes the batch call; it answers one result per input, in order.
 	send func(ctx context.Context, key string, ins []In) []batchResult[Out]
 
@@ -41,8 +34,8 @@ type pendingBatch[In, Out any] struct {
 	timer   *time.Timer
 }
 
-func newBatcher[In, Out any](linger, backfillLinger time.Duration, max int, send func(ctx context.Context, key string, ins []In) []batchResult[Out]) *batcher[In, Out] {
-	return &batcher[In, Out]{linger: linger, backfillLinger: backfillLinger, max: max, send: send, open: map[string]*pendingBatch[In, Out]{}}
+func newBatcher[In, Out any](linger time.Duration, max int, send func(ctx context.Context, key string, ins []In) []batchResult[Out]) *batcher[In, Out] {
+	return &batcher[In, Out]{linger: linger, max: max, send: send, open: map[string]*pendingBatch[In, Out]{}}
 }
 
 // do adds in to the open batch of key and waits for its answer. The batch
@@ -56,11 +49,7 @@ func (b *batcher[In, Out]) do(ctx context.Context, key string, in In) (Out, erro
 	if p == nil {
 		p = &pendingBatch[In, Out]{ctx: context.WithoutCancel(ctx)}
 		b.open[key] = p
-		linger := b.linger
-		if lanes.IsBackfill(ctx) {
-			linger = b.backfillLinger
-		}
-		p.timer = time.AfterFunc(linger, func() { b.flush(key, p) })
+		p.timer = time.AfterFunc(b.linger, func() { b.flush(key, p) })
 	}
 	p.ins = append(p.ins, in)
 	p.waiters = append(p.waiters, done)
@@ -101,13 +90,6 @@ func (b *batcher[In, Out]) flush(key string, p *pendingBatch[In, Out]) {
 // batchLinger is how long a batch waits for more writes: a live change
 // is that much later, a first sync's writes share calls.
 const batchLinger = 20 * time.Millisecond
-
-// Lingers of first-sync batches: a QBO batch call waits about 1.6 s for
-// the batch budget (40 a minute), a HubSpot call about 0.1 s.
-const (
-	qboBackfillLinger     = time.Second
-	hubspotBackfillLinger = 200 * time.Millisecond
-)
 
 // batchCallTimeout bounds one batch call, its budget wait included.
 const batchCallTimeout = 5 * time.Minute

@@ -46,7 +46,7 @@ func TestNewContactsShareBatchUpserts(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := newBatcher(batchLinger, batchLinger, hubspot.MaxBatchInputs, upsertContacts)
+	b := newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts)
 	emails := []string{"known@example.com", "not-an-email", "twice@example.com", "twice@example.com"}
 	for i := 0; i < 40; i++ {
 		emails = append(emails, fmt.Sprintf("new%02d@example.com", i))

@@ -70,7 +70,7 @@ func TestNewCustomersShareBatchCalls(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		ins = append(ins, customer(fmt.Sprintf("New Customer %02d", i), fmt.Sprintf("new%02d@example.com", i)))
 	}
-	b := newBatcher(batchLinger, batchLinger, qbo.MaxBatchItems, writeCustomers)
+	b := newBatcher(batchLinger, qbo.MaxBatchItems, writeCustomers)
 	results := make([]batchResult[writtenCustomer], len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {

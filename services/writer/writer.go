@@ -74,8 +74,8 @@ type Service struct {
 func New(ctx context.Context, cfg Config, js jetstream.JetStream, conns *connection.Cache, store *links.Store, factory *clients.Factory, logger *slog.Logger) (*Service, error) {
 	h := &handler{conns: conns, links: store, clients: factory, activity: activity.NewPublisher(js), now: time.Now,
 		dependencyWait: cfg.DependencyWait, hubspotProps: map[string]bool{},
-		contactUpserts: newBatcher(batchLinger, hubspotBackfillLinger, hubspot.MaxBatchInputs, upsertContacts),
-		customerWrites: newBatcher(batchLinger, qboBackfillLinger, qbo.MaxBatchItems, writeCustomers)}
+		contactUpserts: newBatcher(batchLinger, hubspot.MaxBatchInputs, upsertContacts),
+		customerWrites: newBatcher(batchLinger, qbo.MaxBatchItems, writeCustomers)}
 	svc := &Service{}
 	for _, o := range streams.Objects {
 		for _, lane := range []streams.Lane{streams.LaneLive, streams.LaneBackfill} {
