@@ -45,11 +45,10 @@ type Config struct {
 	// budgets bound the lane's share of each account (QBO_/HUBSPOT_
 	// LIMIT_BACKFILL_SHARE); the workers only need to be enough that a
 	// slow account (QBO, 8 calls a second) does not hold up the others,
-	// and that batch calls fill up: 30 new QBO customers or 100 new HubSpot
-	// contacts per call, while the items of the batch in flight wait for
-	// their answer (with 32 workers a first sync into QBO averaged 16 per
-	// batch call).
-	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=96"`
+	// and that batch calls carry many records (a first sync into QBO
+	// averaged 16 new customers per batch call with 32; 96 measured no
+	// faster).
+	BackfillWorkers int `env:"WRITER_BACKFILL_WORKERS, default=32"`
 	// MaxAttempts before a transient failure is dead-lettered.
 	MaxAttempts int `env:"WRITER_MAX_ATTEMPTS, default=10"`
 	// DependencyWait is how long an invoice waits for its customer or its
