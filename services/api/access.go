@@ -316,8 +316,8 @@ func (s *Service) EnsureFirstAdmin(ctx context.Context) error {
 	if s.users == nil || s.cfg.AdminEmail == "" {
 		return nil
 	}
-	any, err := s.users.Any(ctx)
-	if err != nil || any {
+	exists, err := s.users.Any(ctx)
+	if err != nil || exists {
 		return err
 	}
 	_, err = s.users.Create(ctx, auth.NewUserInput{Email: s.cfg.AdminEmail, Name: "Administrator", Role: auth.RoleSuperAdmin,

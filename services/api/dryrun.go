@@ -10,6 +10,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -51,8 +52,12 @@ type DryRunResult struct {
 	Error     string               `json:"error,omitempty"`
 }
 
-// dryRunSample bounds the records read per object and side.
-const dryRunSample = 1000
+// dryRunSample bounds the records previewed per object and direction;
+// dryRunMatchSample the records read per side to match them against.
+const (
+	dryRunSample      = 1000
+	dryRunMatchSample = 5 * dryRunSample
+)
 
 func addTo(list []Count, reason, title, example string) []Count {
 	for i := range list {
@@ -89,35 +94,56 @@ func (s *Service) dryRun(ctx context.Context, c connection.Connection) ([]DryRun
 		if !settings.Enabled {
 			continue
 		}
+		// Each side is read once per object: as the source of one
+		// direction and as what the other direction matches against.
+		sides := map[streams.System]sideSample{}
+		sample := func(sys streams.System) sideSample {
+			if sm, ok := sides[sys]; ok {
+				return sm
+			}
+			recs, more, err := ingestor.Sample(ctx, hs, qc, c, o, sys, dryRunMatchSample)
+			sides[sys] = sideSample{recs, more, err}
+			return sides[sys]
+		}
 		for _, source := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
 			if !settings.Direction.Moves(source) {
 				continue
 			}
-			out = append(out, s.dryRunOne(ctx, hs, qc, c, o, source))
+			out = append(out, dryRunOne(c, o, source, sample(source), sample(links.Other(source))))
 		}
 	}
 	return out, nil
 }
 
-func (s *Service) dryRunOne(ctx context.Context, hs *hubspot.Client, qc *qbo.Client, c connection.Connection, o streams.Object, source streams.System) DryRunResult {
+// sideSample is what was read of one object on one side.
+type sideSample struct {
+	recs []ingestor.Sampled
+	more bool
+	err  error
+}
+
+func dryRunOne(c connection.Connection, o streams.Object, source streams.System, src, other sideSample) DryRunResult {
 	target, dir := streams.SystemQBO, connection.HubSpotToQBO
 	if source == streams.SystemQBO {
 		target, dir = streams.SystemHubSpot, connection.QBOToHubSpot
 	}
 	res := DryRunResult{Object: o, Direction: dir, ToCreate: Count{Reason: "create", Examples: []string{}}, Matched: Count{Reason: "update", Examples: []string{}},
 		Excluded: []Count{}, WillFail: []Count{}}
-	records, more, err := ingestor.Sample(ctx, hs, qc, c, o, source, dryRunSample)
-	if err != nil {
-		res.Error = "could not read " + string(source) + ": " + string(syncerr.CodeOf(err))
+	if src.err != nil {
+		res.Error = "could not read " + string(source) + ": " + string(syncerr.CodeOf(src.err))
 		return res
 	}
-	res.Read, res.More = len(records), more
+	records := src.recs
+	res.More = src.more
+	if len(records) > dryRunSample {
+		records, res.More = records[:dryRunSample], true
+	}
+	res.Read = len(records)
 	// What the other side holds already, by match key, and (for customers)
 	// the display names QBO has taken.
 	existing, names := map[string]bool{}, map[string]bool{}
-	others, _, err := ingestor.Sample(ctx, hs, qc, c, o, target, dryRunSample*5)
-	if err == nil {
-		for _, x := range others {
+	if other.err == nil {
+		for _, x := range other.recs {
 			if tr, err := mapping.Record(c.Object(o), o, source, x.Rec); err == nil && tr.MatchKey != "" {
 				existing[tr.MatchKey] = true
 			}

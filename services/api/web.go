@@ -482,16 +482,16 @@ func (s *Service) recordsPage(w http.ResponseWriter, r *http.Request) {
 		if len(rows) > 0 {
 			data.First, data.Last = f.Offset+1, f.Offset+len(rows)
 		}
-		page := func(offset int) string {
+		pageURL := func(offset int) string {
 			q := r.URL.Query()
 			q.Set("offset", strconv.Itoa(offset))
 			return r.URL.Path + "?" + q.Encode()
 		}
 		if f.Offset > 0 {
-			data.PrevURL = page(max(0, f.Offset-f.Limit))
+			data.PrevURL = pageURL(max(0, f.Offset-f.Limit))
 		}
 		if uint64(f.Offset+len(rows)) < total {
-			data.NextURL = page(f.Offset + f.Limit)
+			data.NextURL = pageURL(f.Offset + f.Limit)
 		}
 	}
 	s.render(w, status, "records", data)
