@@ -29,6 +29,12 @@ type Envelope struct {
 	// SourceVersion orders changes of one record: QBO SyncToken, HubSpot
 	// updatedAt in milliseconds. Stages drop what is not newer than the link.
 	SourceVersion string `json:"source_version"`
+	// Digest is a short hash of the record as the ingestor read it. Two
+	// reads at one SourceVersion with different content are two changes
+	// (HubSpot's modified time has millisecond resolution, and a create
+	// and an update can share a millisecond): the digest keeps the later
+	// one from being collapsed into the first as a duplicate.
+	Digest string `json:"digest,omitempty"`
 	// ReplayID is set on messages produced by `syncd replay`, so their ids
 	// and activity rows are told apart from the live run.
 	ReplayID string `json:"replay_id,omitempty"`
@@ -57,6 +63,9 @@ func (e Envelope) Subject() string {
 // stream's duplicate window collapses it.
 func (e Envelope) MsgID() string {
 	parts := []string{string(e.Stage), e.Connection, string(e.Object), string(e.Source), string(e.Target), e.RecordID, e.SourceVersion}
+	if e.Digest != "" {
+		parts = append(parts, e.Digest)
+	}
 	if e.ReplayID != "" {
 		parts = append(parts, "replay", e.ReplayID)
 	}

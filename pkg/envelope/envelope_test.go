@@ -24,6 +24,11 @@ func TestSubjectAndMsgID(t *testing.T) {
 	if a.MsgID() == b.MsgID() {
 		t.Fatal("a newer version must get a new message id")
 	}
+	c, d := e, e
+	c.Digest, d.Digest = "a1", "b2"
+	if c.MsgID() == d.MsgID() {
+		t.Fatal("two contents at one version (a create and an update in one millisecond) must not collapse into one")
+	}
 	r := e
 	r.ReplayID = "rp-1"
 	if r.MsgID() == e.MsgID() {

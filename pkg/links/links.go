@@ -47,6 +47,36 @@ type Side struct {
 	// was cleared by the user, and is cleared on the other side too; a
 	// field that was always empty clears nothing there.
 	Filled []string `json:"filled,omitempty"`
+	// Echo lists the fields, as this side's record maps to the other side,
+	// that ledgersync changed on this side without taking a new Hash (it
+	// wrote a few fields and did not read the whole record back). A record
+	// from this side that differs from Hash by exactly these changes is our
+	// own write coming back.
+	Echo map[string]EchoField `json:"echo,omitempty"`
+}
+
+// EchoField is one field ledgersync wrote: its mapped value before and
+// after the write ("" is absent).
+type EchoField struct {
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+}
+
+// AddEcho records writes on top of those not yet seen coming back: a
+// field keeps its first Before, so the record still compares to Hash.
+func (s *Side) AddEcho(writes map[string]EchoField) {
+	if len(writes) == 0 {
+		return
+	}
+	if s.Echo == nil {
+		s.Echo = map[string]EchoField{}
+	}
+	for f, w := range writes {
+		if prev, ok := s.Echo[f]; ok {
+			w.Before = prev.Before
+		}
+		s.Echo[f] = w
+	}
 }
 
 // FilledFields lists the fields of a mapped record that hold a value.

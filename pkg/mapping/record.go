@@ -156,7 +156,7 @@ func invoice(settings connection.ObjectSettings, target streams.System, in recor
 	}
 	fields["hs_currency"] = currency
 	fields["hs_invoice_date"] = f["TxnDate"]
-	fields["hs_due_date"] = f["DueDate"]
+	fields["hs_due_date"] = f[FieldQBODueDate]
 	fields["hs_external_invoice_id"] = f["Id"]
 	fields[PropInvoiceQBONumber] = f["DocNumber"]
 	fields[PropInvoiceTotal] = total.StringFixed2()
@@ -246,6 +246,7 @@ const (
 	// a HubSpot property to "CustomField.1" and so on.
 	FieldCustomFieldPrefix = "CustomField."
 	FieldInvoicePaid       = "_paid" // amount paid in HubSpot (P16)
+	FieldQBODueDate        = "DueDate"
 )
 
 // maxDocNumber is QBO's DocNumber limit.
@@ -285,7 +286,7 @@ func invoiceToQBO(settings connection.ObjectSettings, in record.Ingested) (*reco
 		}
 		fields["DocNumber"] = doc
 	}
-	for qboField, hsProp := range map[string]string{"TxnDate": "hs_invoice_date", "DueDate": "hs_due_date"} {
+	for qboField, hsProp := range map[string]string{"TxnDate": "hs_invoice_date", FieldQBODueDate: "hs_due_date"} {
 		if v := f[hsProp]; v != "" {
 			d, err := Normalize("date", v)
 			if err != nil {

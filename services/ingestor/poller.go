@@ -280,10 +280,13 @@ func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev
 		s.remember(&cur, recs, from)
 		return nil
 	}
+	seen, published := 0, 0
 	last, err := cl.ScanModifiedSince(ctx, t.reader.hsType, hubspot.Cursor{Time: from}, t.reader.properties(c), func(o hubspot.Object) error {
+		seen++
 		if v, ok := cur.Recent[o.ID]; ok && v == hubspotVersion(o).UnixMilli() {
 			return nil // published already (overlap window)
 		}
+		published++
 		page = append(page, o)
 		if len(page) >= hubspot.MaxSearchLimit {
 			return flush()
@@ -296,6 +299,8 @@ func (s *Service) pollHubSpot(ctx context.Context, t pollTarget, cur Cursor, rev
 	if err != nil {
 		return err
 	}
+	s.log.Debug("hubspot poll", slog.String("connection", t.conn), slog.String("object", string(t.object())),
+		slog.Time("from", from), slog.Int("seen", seen), slog.Int("published", published), slog.Time("last", last.Time))
 	if last.Time.After(cur.Since) || (last.Time.Equal(cur.Since) && last.ID > cur.ID) {
 		cur.Since, cur.ID = last.Time, last.ID
 	}

@@ -2,6 +2,8 @@ package ingestor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -313,8 +315,10 @@ func (s *Service) publishLane(ctx context.Context, conn string, source streams.S
 		if occurred.IsZero() {
 			occurred = r.version
 		}
+		digest := sha256.Sum256(payload)
 		env := envelope.Envelope{Connection: conn, Object: r.object, Stage: streams.StageIngested, Source: source,
-			RecordID: r.id, SourceVersion: versionString(r.version), OccurredAt: occurred.UTC(), Payload: payload, Lane: lane}
+			RecordID: r.id, SourceVersion: versionString(r.version), Digest: hex.EncodeToString(digest[:6]),
+			OccurredAt: occurred.UTC(), Payload: payload, Lane: lane}
 		msg, err := pipeline.OutputMsg(env)
 		if err != nil {
 			return syncerr.Permanent(syncerr.CodeBadMessage, err)

@@ -7,11 +7,13 @@ package resolver
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -21,6 +23,9 @@ type Decision struct {
 	Outcome activity.Outcome // success (pass on), skipped or skipped_echo
 	Action  string           // create or update when passing on
 	Reason  string           // why it was skipped, in words
+	// AdoptHash: the record is our own write coming back, recognised by
+	// the side's Echo fields; its hash becomes the side's hash.
+	AdoptHash bool
 }
 
 // Decide is the resolver's rule, pure: the link as it stands, the incoming
@@ -38,6 +43,8 @@ func Decide(settings connection.ObjectSettings, l links.Link, source streams.Sys
 		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("not newer than the last sync (version %d <= %d)", version, side.Version)}
 	case tr.Deleted:
 		return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionArchive}
+	case side.Hash != "" && writtenByUs(side, tr.Fields):
+		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "our own write coming back: only the fields ledgersync wrote changed", AdoptHash: true}
 	case side.Hash != "" && tr.Hash == side.Hash && !side.WrittenAt.IsZero():
 		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "our own write coming back: nothing mapped changed"}
 	case side.Hash != "" && tr.Hash == side.Hash:
@@ -50,6 +57,24 @@ func Decide(settings connection.ObjectSettings, l links.Link, source streams.Sys
 		return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionCreate}
 	}
 	return Decision{Outcome: activity.OutcomeSuccess, Action: record.ActionUpdate}
+}
+
+// writtenByUs reports whether fields differ from the side's last synced
+// record by exactly the writes in its Echo list: each holds the value we
+// wrote, and with the values from before the writes the hash is the
+// side's hash again.
+func writtenByUs(side links.Side, fields map[string]string) bool {
+	if len(side.Echo) == 0 {
+		return false
+	}
+	before := maps.Clone(fields)
+	for f, e := range side.Echo {
+		if fields[f] != e.After {
+			return false
+		}
+		before[f] = e.Before
+	}
+	return mapping.Hash(before) == side.Hash
 }
 
 // ParseVersion reads an envelope's source version (Unix milliseconds).

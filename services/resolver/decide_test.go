@@ -1,12 +1,14 @@
 package resolver
 
 import (
+	"maps"
 	"testing"
 	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/links"
+	"github.com/ledgersync/ledgersync/pkg/mapping"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -70,5 +72,35 @@ func TestArchivesFollowTheConnectionSetting(t *testing.T) {
 	unsynced := links.Link{Sides: map[streams.System]links.Side{streams.SystemQBO: {ID: "8"}}}
 	if d := Decide(products, unsynced, streams.SystemQBO, 200, gone); d.Outcome != activity.OutcomeSkipped {
 		t.Fatalf("inactive item never synced: %+v", d)
+	}
+}
+
+// A record that differs from the last sync only by fields ledgersync wrote
+// without reading the record back is an echo; any other difference, or a
+// different value in a written field, is a change of the user's.
+func TestEchoOfFieldsWeWrote(t *testing.T) {
+	synced := map[string]string{"DocNumber": "HS-1001", "TxnDate": "2026-11-01", "_lines": "[...]"}
+	side := links.Side{ID: "1", Version: 5, Hash: mapping.Hash(synced)}
+	side.AddEcho(map[string]links.EchoField{"DueDate": {Before: "", After: "2026-12-15"}})
+	side.AddEcho(map[string]links.EchoField{"DueDate": {Before: "2026-12-15", After: "2026-12-31"}}) // written twice before it came back
+	l := links.Link{Sides: map[streams.System]links.Side{streams.SystemHubSpot: side, streams.SystemQBO: {ID: "9", Version: 5}}}
+	with := func(changes map[string]string) record.Transformed {
+		f := maps.Clone(synced)
+		maps.Copy(f, changes)
+		return record.Transformed{Target: streams.SystemQBO, Fields: f, Hash: mapping.Hash(f)}
+	}
+	settings := connection.ObjectSettings{ConflictWinner: streams.SystemHubSpot}
+	echo := Decide(settings, l, streams.SystemHubSpot, 10, with(map[string]string{"DueDate": "2026-12-31"}))
+	if echo.Outcome != activity.OutcomeSkippedEcho || !echo.AdoptHash {
+		t.Fatalf("our due date coming back: %+v", echo)
+	}
+	for name, changes := range map[string]map[string]string{
+		"another due date":            {"DueDate": "2027-01-10"},
+		"our due date and a new doc":  {"DueDate": "2026-12-31", "DocNumber": "HS-1002"},
+		"the first of our two writes": {"DueDate": "2026-12-15"},
+	} {
+		if d := Decide(settings, l, streams.SystemHubSpot, 10, with(changes)); d.Outcome != activity.OutcomeSuccess || d.AdoptHash {
+			t.Errorf("%s: %+v, want it synced", name, d)
+		}
 	}
 }

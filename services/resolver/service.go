@@ -70,6 +70,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		if d.Outcome != activity.OutcomeSuccess && !tr.Deleted {
 			sd.Version = max(sd.Version, version) // nothing to write: in step up to here
 		}
+		if d.AdoptHash {
+			sd.Hash, sd.Echo = tr.Hash, nil
+		}
 		l.Sides[in.Source] = sd
 		return nil
 	})

@@ -40,11 +40,12 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	store := d.activity() // opened first, so it is still open in the cleanup below
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
-		rows, err := d.activity().Conn().Query(ctx, "SELECT stage, source_system, outcome, error_code, error_message, hubspot_id, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
+		rows, err := store.Conn().Query(ctx, "SELECT stage, source_system, outcome, error_code, error_message, hubspot_id, qbo_id FROM sync_activity FINAL WHERE object = 'invoice' ORDER BY ts_us")
 		if err == nil {
 			for rows.Next() {
 				var a, b, c, d, e, f, g string
@@ -207,7 +208,6 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: got.ID, SyncToken: got.SyncToken, Line: append(got.Line, extra)}); err != nil {
 		t.Fatal(err)
 	}
-	store := d.activity()
 	testutil.WaitFor(t, 60*time.Second, "the added line refused with INVOICE_EDIT_NOT_ALLOWED", func() bool {
 		var n uint64
 		_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -97,8 +99,28 @@ func startSyncd(t testing.TB, target string, env map[string]string) *process {
 		case <-time.After(30 * time.Second):
 			t.Error("syncd did not stop")
 		}
+		keepLogs(t, target, p.logs.String())
 	})
 	return p
+}
+
+// keepLogs writes the logs of a failed test's syncd process into the
+// directory LEDGERSYNC_TEST_LOGS names, when it is set: the test output
+// stays short and a failure can still be read in full.
+func keepLogs(t testing.TB, target, logs string) {
+	dir := os.Getenv("LEDGERSYNC_TEST_LOGS")
+	if dir == "" || !t.Failed() {
+		return
+	}
+	name := filepath.Join(dir, strings.NewReplacer("/", "_", ",", "+").Replace(t.Name()+"-"+target)+".log")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(name, []byte(logs), 0o644)
+		if err == nil {
+			t.Logf("syncd -target=%s logs: %s", target, name)
+			return
+		}
+	}
+	t.Logf("could not keep the logs in %s", dir)
 }
 
 func (p *process) stop(t *testing.T) int {

@@ -336,7 +336,7 @@ func (h *handler) updateFromQBOEdit(ctx context.Context, cl *hubspot.Client, id 
 	if err != nil {
 		return written{}, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
-	cur, err := cl.Get(ctx, hubspot.Invoices, id, []string{mapping.PropInvoiceAmountPaid}, nil)
+	cur, err := cl.Get(ctx, hubspot.Invoices, id, []string{mapping.PropInvoiceAmountPaid, hubspot.PropDueDate}, nil)
 	if err != nil {
 		return written{}, err
 	}
@@ -365,20 +365,42 @@ func (h *handler) updateFromQBOEdit(ctx context.Context, cl *hubspot.Client, id 
 			"undo that edit in QBO (or make the change in HubSpot) and the invoice syncs again", why)
 	}
 	props := map[string]string{}
-	for _, k := range []string{"hs_due_date", mapping.PropInvoiceTotal, mapping.PropInvoiceBalance, mapping.PropInvoiceAmountPaid,
+	for _, k := range []string{mapping.PropInvoiceTotal, mapping.PropInvoiceBalance, mapping.PropInvoiceAmountPaid,
 		mapping.PropInvoicePaymentStatus, mapping.PropInvoiceQBONumber} {
 		if v := r.Fields[k]; v != "" {
 			props[k] = v
 		}
 	}
+	// The due date is the one property written here that the invoice maps
+	// back to QBO: the link learns the change, so the invoice coming back
+	// from HubSpot with it is known as our own write (P18) and not
+	// written to QBO again.
+	var echo map[string]links.EchoField
+	before, after := dueDate(cur.Prop(hubspot.PropDueDate)), dueDate(r.Fields[hubspot.PropDueDate])
+	if after != "" && after != before {
+		props[hubspot.PropDueDate] = r.Fields[hubspot.PropDueDate]
+		echo = map[string]links.EchoField{mapping.FieldQBODueDate: {Before: before, After: after}}
+	}
 	out, err := cl.Update(ctx, hubspot.Invoices, id, props)
 	if err != nil {
 		return written{}, err
 	}
-	// Only ledgersync's own properties changed: what the invoice maps to in
-	// QBO is as before, so the link keeps its hash and HubSpot's notice of
-	// this write is recognised as an echo.
-	return written{id: id, version: out.UpdatedAt.UnixMilli(), keepHash: true}, nil
+	// The rest are ledgersync's own properties, which the invoice does not
+	// map to QBO: the link keeps its hash.
+	return written{id: id, version: out.UpdatedAt.UnixMilli(), keepHash: true, echo: echo}, nil
+}
+
+// dueDate is a HubSpot due date as the invoice maps it to QBO's DueDate
+// ("" when absent or unreadable, which the mapping refuses anyway).
+func dueDate(v string) string {
+	if v == "" {
+		return ""
+	}
+	d, err := mapping.Normalize("date", v)
+	if err != nil {
+		return ""
+	}
+	return d
 }
 
 // refusedEdit names what a QBO edit changed that P14 refuses, or "".

@@ -127,9 +127,11 @@ type written struct {
 	version int64             // the target's version after the write (Unix ms)
 	fields  map[string]string // the target record after the write, flattened
 	created bool
-	// keepHash: the write changed nothing the other direction maps, so the
-	// hash stored for the target stays.
+	// keepHash: the write did not read the target back whole, so the
+	// hash stored for the target stays; echo names the fields, as the
+	// other direction maps them, that the write changed.
 	keepHash bool
+	echo     map[string]links.EchoField
 }
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
@@ -202,7 +204,10 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		t := l.Sides[target]
 		t.ID, t.WrittenAt, t.Archived = w.id, h.now().UTC(), archived
 		if !archived && !w.keepHash {
-			t.Hash = echoHash
+			t.Hash, t.Echo = echoHash, nil
+		}
+		if w.keepHash {
+			t.AddEcho(w.echo)
 		}
 		if !w.keepHash {
 			t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
@@ -213,7 +218,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		// synced version stays where it was.
 		l.Sides[target] = t
 		s := l.Sides[in.Source]
-		s.Version, s.Hash = max(s.Version, version), r.SourceHash
+		s.Version, s.Hash, s.Echo = max(s.Version, version), r.SourceHash, nil
 		if !archived {
 			s.Filled = links.FilledFields(r.Fields)
 		}
