@@ -31,6 +31,14 @@ type Property struct {
 	Calculated     bool             `json:"calculated,omitempty"`
 	HubSpotDefined bool             `json:"hubspotDefined,omitempty"`
 	Archived       bool             `json:"archived,omitempty"`
+	// ModificationMetadata says what the portal lets apps change:
+	// readOnlyValue properties (ids, dates HubSpot keeps) cannot be written.
+	ModificationMetadata PropertyModification `json:"modificationMetadata,omitzero"`
+}
+
+// PropertyModification is what a property lets apps change.
+type PropertyModification struct {
+	ReadOnlyValue bool `json:"readOnlyValue"`
 }
 
 // PropertyGroup is a property group.

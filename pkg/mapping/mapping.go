@@ -17,6 +17,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 // Values is one side's record reduced to mapped fields: HubSpot property
@@ -113,42 +114,60 @@ func normalizeNumber(typ, v string) (string, error) {
 	return a.String(), nil
 }
 
-// CheckTypes reports mappings whose types disagree with what the two sides
-// declare (the setup page's type checks for custom mappings). hubspotTypes
-// and qboTypes map a field to its type as the properties API / QBO schema
-// say.
-func CheckTypes(mappings []connection.Mapping, hubspotTypes, qboTypes map[string]string) error {
+// CheckMappings reports the custom mappings of an object that cannot work
+// with the fields the two sides really have (the setup page's checks): a
+// field the side does not have, a read-only field the direction writes
+// to, or a type that does not fit the field written. hubspot is nil when
+// the properties could not be read (HubSpot not connected yet): its names
+// are then checked at the first sync instead.
+func CheckMappings(object streams.Object, mappings []connection.Mapping, dir connection.Direction, hubspot, qbo map[string]Field) error {
 	var errs []error
+	entity := qboEntityNames[object]
 	for i, m := range mappings {
 		if m.Default {
 			continue
 		}
-		ht, hok := hubspotTypes[m.HubSpot]
-		qt, qok := qboTypes[m.QBO]
-		switch {
-		case !hok:
-			errs = append(errs, fmt.Errorf("mapping %d: HubSpot has no property %q", i+1, m.HubSpot))
-		case !qok:
-			errs = append(errs, fmt.Errorf("mapping %d: QBO has no field %q", i+1, m.QBO))
-		case !compatible(ht, qt) || !compatible(m.Type, ht):
-			errs = append(errs, fmt.Errorf("mapping %d: %s (%s) and %s (%s) do not fit as %s", i+1, m.HubSpot, ht, m.QBO, qt, m.Type))
+		n := i + 1
+		qf, qok := qbo[m.QBO]
+		hf, hok := hubspot[m.HubSpot]
+		if !qok {
+			errs = append(errs, fmt.Errorf("mapping %d: QBO %s have no field %q", n, entity, m.QBO))
+		}
+		if hubspot != nil && !hok {
+			errs = append(errs, fmt.Errorf("mapping %d: HubSpot has no %s property %q", n, object, m.HubSpot))
+		}
+		check := func(side string, f Field, written bool) {
+			switch {
+			case !written:
+			case f.ReadOnly:
+				errs = append(errs, fmt.Errorf("mapping %d: %s %s is read-only there, so %s cannot write it; map it the other way only", n, side, f.Name, side))
+			case !fits(m.Type, f.Type):
+				errs = append(errs, fmt.Errorf("mapping %d: %s %s holds a %s; a %s value does not fit", n, side, f.Name, f.Type, m.Type))
+			}
+		}
+		if qok {
+			check("QBO field", qf, dir.Moves(streams.SystemHubSpot))
+		}
+		if hok {
+			check("HubSpot property", hf, dir.Moves(streams.SystemQBO))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func compatible(a, b string) bool {
+// fits reports whether a value of mapping type typ can be written to a
+// field of type field: the same kind of value, or any value into text.
+func fits(typ, field string) bool {
 	norm := func(t string) string {
 		switch t {
 		case "enum":
-			return "string"
+			return "string" // an option is checked by the side when written
 		case "money":
 			return "number" // money is a number with cents rounding
 		}
 		return t
 	}
-	// Anything can land in a string field; the other way needs the same type.
-	return norm(a) == norm(b) || norm(b) == "string"
+	return norm(typ) == norm(field) || norm(field) == "string"
 }
 
 // Hash is a stable digest of mapped values: the writer stores it with the

@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 func TestApplyBothWaysWithDefaultsAndSwitchedOff(t *testing.T) {
@@ -120,31 +122,65 @@ func TestNormalizeNumberAndMoney(t *testing.T) {
 	}
 }
 
-func TestMoneyAndNumberAreCompatible(t *testing.T) {
-	maps := []connection.Mapping{
-		{HubSpot: "amount", QBO: "Balance", Type: "money", Enabled: true},
-		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},
-		{HubSpot: "amount", QBO: "Notes", Type: "money", Enabled: true},
+// The setup page's checks of custom mappings, against the fields QBO's
+// customers really have and properties as HubSpot's properties API
+// describes them.
+func TestCheckMappings(t *testing.T) {
+	qboFields := ByName(QBOFields(streams.ObjectContact))
+	for _, f := range []string{"Notes", "BillAddr.City", "PrimaryPhone.FreeFormNumber", "Taxable", "Balance"} {
+		if _, ok := qboFields[f]; !ok {
+			t.Fatalf("QBO customer fields lack %s: %v", f, qboFields)
+		}
 	}
-	types := map[string]string{"amount": "money", "credit_limit": "number"}
-	if err := CheckTypes(maps, types, map[string]string{"Balance": "number", "CreditLimit": "money", "Notes": "string"}); err != nil {
+	if f := qboFields["Balance"]; f.Type != "money" || !f.ReadOnly {
+		t.Fatalf("Balance: %+v", f)
+	}
+	hs := ByName([]Field{
+		HubSpotField(hubspot.Property{Name: "credit_limit", Type: "number"}),
+		HubSpotField(hubspot.Property{Name: "notes_text", Type: "string"}),
+		HubSpotField(hubspot.Property{Name: "vip", Type: "bool"}),
+		HubSpotField(hubspot.Property{Name: "createdate", Type: "datetime", ModificationMetadata: hubspot.PropertyModification{ReadOnlyValue: true}}),
+	})
+	good := []connection.Mapping{
+		{HubSpot: "notes_text", QBO: "Notes", Type: "string", Enabled: true},
+		{HubSpot: "vip", QBO: "Taxable", Type: "bool", Enabled: true},
+		{HubSpot: "credit_limit", QBO: "Notes", Type: "number", Enabled: true}, // a number lands in text
+		{HubSpot: "credit_limit", QBO: "Balance", Type: "money"},               // read-only, but only read (QBO to HubSpot)
+	}
+	if err := CheckMappings(streams.ObjectContact, good[:3], connection.TwoWay, hs, qboFields); err != nil {
 		t.Fatal(err)
 	}
-	bad := []connection.Mapping{{HubSpot: "amount", QBO: "TxnDate", Type: "money", Enabled: true}}
-	if err := CheckTypes(bad, types, map[string]string{"TxnDate": "date"}); err == nil {
-		t.Fatal("money to a date field accepted")
+	if err := CheckMappings(streams.ObjectContact, good[3:], connection.QBOToHubSpot, hs, qboFields); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestCheckTypes(t *testing.T) {
-	maps := []connection.Mapping{
-		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number", Enabled: true},
-		{HubSpot: "notes_text", QBO: "CreditLimit", Type: "number", Enabled: true},
-		{HubSpot: "nope", QBO: "Notes", Type: "string", Enabled: true},
+	bad := []connection.Mapping{
+		{HubSpot: "credit_limit", QBO: "CreditLimit", Type: "number"},
+		{HubSpot: "nope", QBO: "Notes", Type: "string"},
+		{HubSpot: "notes_text", QBO: "Taxable", Type: "string"},
+		{HubSpot: "credit_limit", QBO: "Balance", Type: "money"},
+		{HubSpot: "createdate", QBO: "Notes", Type: "date"},
 	}
-	err := CheckTypes(maps, map[string]string{"credit_limit": "number", "notes_text": "string"}, map[string]string{"CreditLimit": "number", "Notes": "string"})
-	if err == nil || !strings.Contains(err.Error(), "mapping 2: notes_text (string) and CreditLimit (number)") || !strings.Contains(err.Error(), `HubSpot has no property "nope"`) {
-		t.Fatalf("%v", err)
+	err := CheckMappings(streams.ObjectContact, bad, connection.TwoWay, hs, qboFields)
+	for _, want := range []string{
+		`mapping 1: QBO customers have no field "CreditLimit"`,
+		`mapping 2: HubSpot has no contact property "nope"`,
+		"mapping 3: QBO field Taxable holds a bool; a string value does not fit",
+		"mapping 4: QBO field Balance is read-only there",
+		"mapping 5: HubSpot property createdate is read-only there",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	// Without HubSpot's properties (not connected yet) its names are not
+	// judged, QBO's still are.
+	if err := CheckMappings(streams.ObjectContact, bad[:2], connection.TwoWay, nil, qboFields); err == nil || strings.Contains(err.Error(), "nope") ||
+		!strings.Contains(err.Error(), "CreditLimit") {
+		t.Fatalf("unconnected HubSpot: %v", err)
+	}
+	// Invoices offer QBO's three custom fields (P5).
+	if f, ok := ByName(QBOFields(streams.ObjectInvoice))["CustomField.2"]; !ok || f.Type != "string" {
+		t.Fatal("invoice custom field 2 is not offered")
 	}
 }
 

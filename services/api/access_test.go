@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -364,11 +365,6 @@ func TestGuidedSetupPage(t *testing.T) {
 			form.Set(o+".opt."+k, v)
 		}
 	}
-	form.Set("contact.map.new.hubspot", "credit_limit")
-	form.Set("contact.map.new.qbo", "CreditLimit")
-	form.Set("contact.map.new.type", "number")
-	form.Set("contact.filter.hubspot_to_qbo", "lifecyclestage in customer | opportunity")
-	form.Set("product.filter.qbo_to_hubspot", "Sku sounds_like ABC")
 	post := func(f url.Values) (*http.Response, string) {
 		resp, err := b.c.PostForm(h.api.URL+"/app/connections/acme/setup", f)
 		if err != nil {
@@ -378,7 +374,27 @@ func TestGuidedSetupPage(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp, string(body)
 	}
+	// A QBO field customers do not have, and a text into a yes/no field:
+	// refused in the contact section, with the field pickers on the page.
+	form.Set("contact.map.new.hubspot", "credit_limit")
+	form.Set("contact.map.new.qbo", "CreditLimit")
+	form.Set("contact.map.new.type", "number")
 	resp, out := post(form)
+	contact := out[strings.Index(out, `id="object-contact"`):strings.Index(out, `id="object-product"`)]
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(contact, `QBO customers have no field &#34;CreditLimit&#34;`) ||
+		!strings.Contains(contact, `<option value="BillAddr.City">`) || !strings.Contains(contact, "HubSpot is not connected yet") {
+		t.Fatalf("unknown QBO field: %d, contact section:\n%s", resp.StatusCode, contact)
+	}
+	form.Set("contact.map.new.qbo", "Taxable")
+	form.Set("contact.map.new.type", "string")
+	if _, out := post(form); !strings.Contains(out, "QBO field Taxable holds a bool; a string value does not fit") {
+		t.Fatalf("type mismatch accepted:\n%s", out)
+	}
+	form.Set("contact.map.new.qbo", "Notes")
+	form.Set("contact.map.new.type", "number")
+	form.Set("contact.filter.hubspot_to_qbo", "lifecyclestage in customer | opportunity")
+	form.Set("product.filter.qbo_to_hubspot", "Sku sounds_like ABC")
+	resp, out = post(form)
 	product := out[strings.Index(out, `id="object-product"`):strings.Index(out, `id="object-invoice"`)]
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(product, "sounds_like") || !strings.Contains(product, "Fix before saving") {
 		t.Fatalf("bad filter: %d, product section:\n%s", resp.StatusCode, product)
@@ -394,7 +410,7 @@ func TestGuidedSetupPage(t *testing.T) {
 		t.Fatal("no saved notice")
 	}
 	_, body = h.call("GET", "/api/connections/acme", adminToken, nil)
-	if !strings.Contains(string(body), `"hubspot":"credit_limit","qbo":"CreditLimit","type":"number"`) || !strings.Contains(string(body), `"opportunity"`) {
+	if !strings.Contains(string(body), `"hubspot":"credit_limit","qbo":"Notes","type":"number"`) || !strings.Contains(string(body), `"opportunity"`) {
 		t.Fatalf("saved settings: %s", body)
 	}
 	// A viewer sees the settings, not the button, and cannot save.
@@ -515,5 +531,67 @@ func TestDryRunPreviewsTheFirstSync(t *testing.T) {
 	}
 	if n, err := qc.Count(ctx, qbo.EntityCustomer, ""); err != nil || n != 2 {
 		t.Fatalf("the dry run wrote to QBO: %d customers (%v)", n, err)
+	}
+}
+
+// TestMappingsAgainstTheConnectedPortal: with HubSpot connected, custom
+// mappings are checked against the portal's real properties, through the
+// JSON API as through the page, and the fields route lists what both
+// sides offer.
+func TestMappingsAgainstTheConnectedPortal(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if code, body := h.call("POST", "/api/connections", adminToken, map[string]any{"id": "mp", "name": "Mappings",
+		"hubspot": map[string]string{"portal_id": fmt.Sprint(h.hcfg.PortalID)}, "qbo": map[string]string{"realm_id": h.qcfg.RealmID}}); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if err := h.tokens.Put(ctx, tokens.Record{Connection: "mp", System: streams.SystemHubSpot, AccountID: fmt.Sprint(h.hcfg.PortalID), AccessToken: h.hcfg.Token}); err != nil {
+		t.Fatal(err)
+	}
+	code, body := h.call("GET", "/api/connections/mp/fields", adminToken, nil)
+	var fields struct {
+		Objects map[string]struct {
+			HubSpot, QBO []struct {
+				Name, Type string
+				ReadOnly   bool `json:"read_only"`
+			}
+			HubSpotUnknown string `json:"hubspot_unknown"`
+		}
+	}
+	if code != 200 || json.Unmarshal(body, &fields) != nil {
+		t.Fatalf("fields: %d %s", code, body)
+	}
+	find := func(list []struct {
+		Name, Type string
+		ReadOnly   bool `json:"read_only"`
+	}, name string) string {
+		for _, f := range list {
+			if f.Name == name {
+				return fmt.Sprintf("%s/%v", f.Type, f.ReadOnly)
+			}
+		}
+		return "absent"
+	}
+	contact := fields.Objects["contact"]
+	if contact.HubSpotUnknown != "" || find(contact.HubSpot, "jobtitle") != "string/false" || find(contact.HubSpot, "hs_object_id") != "number/true" ||
+		find(contact.QBO, "Title") != "string/false" || find(fields.Objects["invoice"].QBO, "CustomField.3") != "string/false" {
+		t.Fatalf("contact fields: %s", body)
+	}
+	patch := func(m connection.Mapping) (int, string) {
+		settings := connection.Recommended(streams.ObjectContact, time.Now())
+		settings.Mappings = append(settings.Mappings, m)
+		code, body := h.call("PATCH", "/api/connections/mp", adminToken, map[string]any{"objects": map[string]any{"contact": settings}})
+		return code, string(body)
+	}
+	if code, body := patch(connection.Mapping{HubSpot: "job_title_typo", QBO: "Title", Type: "string", Enabled: true}); code != 400 ||
+		!strings.Contains(body, `HubSpot has no contact property \"job_title_typo\"`) {
+		t.Fatalf("unknown property: %d %s", code, body)
+	}
+	if code, body := patch(connection.Mapping{HubSpot: "hs_object_id", QBO: "Notes", Type: "string", Enabled: true}); code != 400 ||
+		!strings.Contains(body, "HubSpot property hs_object_id is read-only") {
+		t.Fatalf("read-only property written two-way: %d %s", code, body)
+	}
+	if code, body := patch(connection.Mapping{HubSpot: "jobtitle", QBO: "Title", Type: "string", Enabled: true}); code != 200 {
+		t.Fatalf("a good mapping: %d %s", code, body)
 	}
 }

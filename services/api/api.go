@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -105,6 +106,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	viewer("GET /api/connections/{id}/activity", s.activityChart)
 	viewer("GET /api/categories", s.categories)
 	viewer("GET /api/connections/{id}/dry-run", s.dryRunHandler)
+	viewer("GET /api/connections/{id}/fields", s.fieldsHandler)
 	viewer("POST /api/connections/{id}/exports", s.createExport)
 	viewer("GET /api/connections/{id}/exports/{export}", s.getExport)
 	viewer("GET /api/connections/{id}/exports/{export}/file", s.exportFile)
@@ -309,7 +311,19 @@ func (s *Service) patchConnection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "VALIDATION", err.Error())
 		return
 	}
-	if _, ok := s.connectionOf(w, r); !ok {
+	current, ok := s.connectionOf(w, r)
+	if !ok {
+		return
+	}
+	if problems := s.checkMappings(r.Context(), current, req.Objects); len(problems) > 0 {
+		var lines []string
+		for o, list := range problems {
+			for _, p := range list {
+				lines = append(lines, string(o)+": "+p)
+			}
+		}
+		sort.Strings(lines)
+		writeError(w, http.StatusBadRequest, "VALIDATION", strings.Join(lines, "\n"))
 		return
 	}
 	updated, err := s.conns.Update(r.Context(), r.PathValue("id"), func(c *connection.Connection) error {

@@ -38,16 +38,17 @@ type setupSection struct {
 	Filters    []filterField
 	Options    []keyValue
 	Errors     []string
+	Fields     objectFields // what custom mappings can use: the pickers
 }
 
 var objectTitles = map[streams.Object]string{streams.ObjectContact: "Contacts ↔ customers", streams.ObjectProduct: "Products ↔ items",
 	streams.ObjectInvoice: "Invoices", streams.ObjectPayment: "Payments"}
 
-func setupSections(c connection.Connection, errs map[streams.Object][]string, texts map[string]string) []setupSection {
+func setupSections(c connection.Connection, errs map[streams.Object][]string, texts map[string]string, fields map[streams.Object]objectFields) []setupSection {
 	var out []setupSection
 	for _, o := range streams.Objects {
 		s := c.Object(o)
-		sec := setupSection{Object: o, Title: objectTitles[o], S: s, Errors: errs[o]}
+		sec := setupSection{Object: o, Title: objectTitles[o], S: s, Errors: errs[o], Fields: fields[o]}
 		for _, d := range []struct {
 			v     connection.Direction
 			label string
@@ -84,7 +85,7 @@ func (s *Service) renderSetup(w http.ResponseWriter, r *http.Request, status int
 		Types    []string
 		CanEdit  bool
 		Saved    bool
-	}{page{Title: "Setup · " + c.ID, Me: me}, c, setupSections(c, errs, texts), []string{"string", "number", "money", "date", "bool", "enum"},
+	}{page{Title: "Setup · " + c.ID, Me: me}, c, setupSections(c, errs, texts, s.mappableFields(r.Context(), c)), []string{"string", "number", "money", "date", "bool", "enum"},
 		me.Role.Allows(auth.RoleIntegrationAdmin) && me.CSRF != "", saved})
 }
 
@@ -166,6 +167,9 @@ func (s *Service) setupForm(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		next[o] = set
+	}
+	for o, problems := range s.checkMappings(r.Context(), c, next) {
+		errs[o] = append(errs[o], problems...)
 	}
 	if len(errs) > 0 {
 		shown := c
