@@ -58,6 +58,12 @@ func (s *Service) webRoutes(mux *http.ServeMux) {
 		b, _ := uiFiles.ReadFile("ui/app.css")
 		_, _ = w.Write(b)
 	})))
+	mux.Handle("GET /static/progress.js", s.secured(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		b, _ := uiFiles.ReadFile("ui/progress.js")
+		_, _ = w.Write(b)
+	})))
 	viewer("GET /app", s.connectionsPage)
 	viewer("GET /app/connections/{id}", s.connectionPage)
 	viewer("GET /app/connections/{id}/records", s.recordsPage)

@@ -130,6 +130,15 @@ func TestWebAppInABrowser(t *testing.T) {
 	// The demo connection: object view, setup with a custom mapping and a
 	// filter, the dry run.
 	run("object view", chromedp.Navigate(base+"/app/connections/demo"), chromedp.WaitVisible(chromedp.ID("objects")))
+	// The first sync's progress follows the API without a reload: the
+	// script says it refreshed and the table holds a row per object read.
+	testutil.WaitFor(t, 30*time.Second, "the progress table refreshed by the page", func() bool {
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("progress-status")))
+		return err == nil && (strings.Contains(text, "Updating every 2 s.") || strings.Contains(text, "First sync done."))
+	})
+	if rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('table[data-progress-url] tbody tr').length`)); err != nil || rows == 0 {
+		t.Fatalf("progress rows after the refresh: %d (%v)", rows, err)
+	}
 	testutil.WaitFor(t, 120*time.Second, "failing contacts in the object view", func() bool {
 		if chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("objects"))) != nil {
 			return false
