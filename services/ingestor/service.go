@@ -251,10 +251,12 @@ func (s *Service) connection(id string) (connection.Connection, bool) {
 }
 
 // ingests reports whether object's records of c are read from system: the
-// object is enabled and its direction moves records from there.
+// object is enabled, its direction moves records from there, and both
+// sides are connected. A connection with one account so far reads
+// nothing: what it read could only wait, retrying, for the other side.
 func ingests(c connection.Connection, object streams.Object, system streams.System) bool {
 	o := c.Object(object)
-	return o.Enabled && o.Direction.Moves(system)
+	return o.Enabled && o.Direction.Moves(system) && c.HubSpot.PortalID != "" && c.QBO.RealmID != ""
 }
 
 func accountOf(c connection.Connection, system streams.System) string {

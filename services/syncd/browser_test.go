@@ -73,7 +73,8 @@ func TestWebAppInABrowser(t *testing.T) {
 		"QBO_WEBHOOK_VERIFIER": "sim-verifier", "HUBSPOT_CLIENT_SECRET": "sim-hs-secret", "HUBSPOT_CLIENT_ID": "sim-hs-client",
 		"QBO_CLIENT_ID": "sim-client", "QBO_CLIENT_SECRET": "sim-secret", "QBO_AUTH_URL": "http://" + qboAddr + "/connect/oauth2",
 		"QBO_TOKEN_URL": "http://" + qboAddr + "/oauth2/v1/tokens/bearer", "QBO_API_URL": "http://" + qboAddr,
-		"HUBSPOT_API_URL": "http://" + hsAddr, "INGESTOR_POLL_INTERVAL": "2s",
+		"HUBSPOT_API_URL": "http://" + hsAddr, "HUBSPOT_AUTH_URL": "http://" + hsAddr + "/oauth/authorize",
+		"HUBSPOT_TOKEN_URL": "http://" + hsAddr + "/oauth/v1/token", "INGESTOR_POLL_INTERVAL": "2s",
 	}
 	p := startSyncd(t, "all,sim", env)
 	defer func() {
@@ -126,6 +127,12 @@ func TestWebAppInABrowser(t *testing.T) {
 	run("approve", chromedp.Click(chromedp.ID("connect")), chromedp.WaitVisible(chromedp.Search(`//h1[text()="Connected"]`)),
 		chromedp.Click(chromedp.Search(`//a[contains(., "Back to the connection")]`)),
 		chromedp.WaitVisible(chromedp.Search(`//button[contains(., "Reconnect QuickBooks")]`)))
+	// HubSpot through its OAuth consent page too.
+	run("connect HubSpot", chromedp.Click(chromedp.Search(`//button[contains(., "Connect HubSpot")]`)), chromedp.WaitVisible(chromedp.ID("connect")))
+	shot("03b-hubspot-consent")
+	run("approve HubSpot", chromedp.Click(chromedp.ID("connect")), chromedp.WaitVisible(chromedp.Search(`//h1[text()="Connected"]`)),
+		chromedp.Click(chromedp.Search(`//a[contains(., "Back to the connection")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//button[contains(., "Reconnect HubSpot")]`)))
 
 	// The demo connection: object view, setup with a custom mapping and a
 	// filter, the dry run.
