@@ -3,11 +3,10 @@
 -- Who sees what: a workspace owns its connections (pkg/connection: the
 -- "workspace" field of each connection in the connections bucket), and
 -- every activity row carries its connection_id. ClickHouse does not see the
--- connections bucket, so the mapping lives in connection_workspaces below,
--- and each workspace's row policies admit the rows of its connections only.
--- syncd does not fill that table yet: add a row when you create a
--- connection (GET /api/connections lists id and workspace), e.g.
---   INSERT INTO ledgersync.connection_workspaces (connection_id, workspace) VALUES ('acme-main', 'default');
+-- connections bucket, so the activity sink mirrors it into
+-- connection_workspaces (migration 0003: connection_id, workspace, revision;
+-- a deleted connection keeps an empty workspace), and each workspace's row
+-- policies admit the rows of its connections only.
 -- A connection without a row is visible to no SQL reader (never to the
 -- wrong one).
 --
@@ -22,15 +21,6 @@
 --   kubectl -n clickhouse exec -i chi-ledgersync-ledgersync-0-0-0 -- \
 --     clickhouse-client --user ledgersync_admin --password "$CH_ADMIN_PASSWORD" --multiquery < deploy/clickhouse/sql-readers.sql
 -- Every statement is idempotent.
-
-CREATE TABLE IF NOT EXISTS ledgersync.connection_workspaces
-(
-    connection_id String,
-    workspace     String,
-    updated_at    DateTime('UTC') DEFAULT now()
-)
-ENGINE = ReplacingMergeTree(updated_at)
-ORDER BY connection_id;
 
 -- Once a table has any row policy, a user that no policy names sees none of
 -- its rows. The app's own user (CLICKHOUSE_USERNAME, which writes and reads

@@ -327,7 +327,7 @@ func initClickHouse(_ context.Context, a *app) (service, error) {
 	return nil, nil
 }
 
-func initActivitySink(_ context.Context, a *app) (service, error) {
+func initActivitySink(ctx context.Context, a *app) (service, error) {
 	if a.store == nil {
 		return nil, errors.New("activitysink needs the clickhouse module")
 	}
@@ -336,7 +336,11 @@ func initActivitySink(_ context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	a.readiness["activitysink"] = svc.Ready
-	return svc, nil
+	kvs, err := a.buckets(ctx, streams.BucketConnections)
+	if err != nil {
+		return nil, err
+	}
+	return sinkWithMirror{sink: svc, conns: kvs[0], store: a.store, logger: a.logger}, nil
 }
 
 // buckets opens KV buckets of the topology by name.
