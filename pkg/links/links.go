@@ -53,6 +53,29 @@ type Side struct {
 	// from this side that differs from Hash by exactly these changes is our
 	// own write coming back.
 	Echo map[string]EchoField `json:"echo,omitempty"`
+	// EchoVersion is the newest version of this side that was ledgersync's
+	// own write: the version the write left, or a change recognised as its
+	// echo. A replay never passes such a version on (see ReplayResyncs).
+	EchoVersion int64 `json:"echo_version,omitempty"`
+}
+
+// ReplayResyncs reports whether a replayed record of this side at version,
+// mapped to hash, must sync although it is not newer than the link: it is
+// exactly the version last synced (never an older one, which would undo a
+// newer change), it maps differently now (a mapping or filter fix), and it
+// is not our own write coming back (a replayed echo would loop). Links
+// written before EchoVersion existed are treated as echoes when ledgersync
+// ever wrote to this side: a replay then skips rather than risk a loop.
+func (s Side) ReplayResyncs(version int64, hash string) bool {
+	switch {
+	case version != s.Version || hash == s.Hash:
+		return false
+	case version <= s.EchoVersion:
+		return false
+	case !s.WrittenAt.IsZero() && s.EchoVersion == 0:
+		return false
+	}
+	return true
 }
 
 // EchoField is one field ledgersync wrote: its mapped value before and

@@ -27,6 +27,9 @@ type Backfill struct {
 	StartedAt  time.Time      `json:"started_at"`
 	UpdatedAt  time.Time      `json:"updated_at"`
 	FinishedAt time.Time      `json:"finished_at,omitzero"`
+	// Run is the operator's run id of a backfill asked for with `syncd
+	// backfill` (empty for the first sync).
+	Run string `json:"run,omitempty"`
 }
 
 // Key is where a backfill's progress lives in the cursors bucket.

@@ -31,6 +31,19 @@ type Decision struct {
 // Decide is the resolver's rule, pure: the link as it stands, the incoming
 // record from source at version.
 func Decide(settings connection.ObjectSettings, l links.Link, source streams.System, version int64, tr record.Transformed) Decision {
+	return decide(settings, l, source, version, tr, false)
+}
+
+// DecideReplayed is Decide for a replayed record (`syncd replay`, an
+// operator's backfill): the version last synced passes again when it maps
+// differently now, so a replay after a mapping or filter fix re-syncs it;
+// an unchanged mapping, an older version or our own echo is still skipped
+// (links.Side.ReplayResyncs).
+func DecideReplayed(settings connection.ObjectSettings, l links.Link, source streams.System, version int64, tr record.Transformed) Decision {
+	return decide(settings, l, source, version, tr, true)
+}
+
+func decide(settings connection.ObjectSettings, l links.Link, source streams.System, version int64, tr record.Transformed, replayed bool) Decision {
 	side, other := l.Sides[source], l.Sides[links.Other(source)]
 	switch {
 	case tr.Deleted && settings.Options[connection.OptionArchiveInactive] != "true":
@@ -49,7 +62,7 @@ func Decide(settings connection.ObjectSettings, l links.Link, source streams.Sys
 		return Decision{Outcome: activity.OutcomeSkippedEcho, Reason: "our own write coming back: nothing mapped changed"}
 	case side.Hash != "" && tr.Hash == side.Hash:
 		return Decision{Outcome: activity.OutcomeSkipped, Reason: "no mapped field changed since the last sync"}
-	case version <= side.Version:
+	case version <= side.Version && !(replayed && side.ReplayResyncs(version, tr.Hash)):
 		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("not newer than the last sync (version %d <= %d)", version, side.Version)}
 	case other.Seen > other.Version && settings.ConflictWinner == links.Other(source):
 		return Decision{Outcome: activity.OutcomeSkipped, Reason: fmt.Sprintf("changed on both sides; the connection lets %s win", links.Other(source))}

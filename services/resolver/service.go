@@ -60,7 +60,11 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("resolve link: %w", err))
 	}
-	d := Decide(conn.Object(in.Object), l, in.Source, version, tr)
+	decideFn := Decide
+	if in.ReplayID != "" {
+		decideFn = DecideReplayed
+	}
+	d := decideFn(conn.Object(in.Object), l, in.Source, version, tr)
 	l, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
 		sd := l.Sides[in.Source]
 		sd.Seen = max(sd.Seen, version)
@@ -72,6 +76,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		}
 		if d.AdoptHash {
 			sd.Hash, sd.Echo = tr.Hash, nil
+		}
+		if d.Outcome == activity.OutcomeSkippedEcho && !tr.Deleted {
+			sd.EchoVersion = max(sd.EchoVersion, version) // a replay must not take it for a user's change
 		}
 		l.Sides[in.Source] = sd
 		return nil

@@ -40,7 +40,8 @@ usage:
   syncd targets                                   list the targets
   syncd probe live|ready                          exit 0 when this container's syncd answers /healthz or /readyz
   syncd version
-
+  syncd replay|dlq|backfill ...                   operator verbs on NATS_URL (below)
+` + opsUsage + `
 configuration comes from the environment; see .env.example.
 `
 
@@ -76,6 +77,12 @@ func runMain(ctx context.Context, args []string, env envconfig.Lookuper, stdout,
 			}
 		}
 		err = w.Flush()
+	case "replay":
+		err = cmdReplay(ctx, args[1:], env, stdout, stderr)
+	case "dlq":
+		err = cmdDLQ(ctx, args[1:], env, stdout, stderr)
+	case "backfill":
+		err = cmdBackfill(ctx, args[1:], env, stdout, stderr)
 	case "probe":
 		err = cmdProbe(ctx, args[1:], env)
 	case "version":

@@ -72,7 +72,7 @@ func (h *handler) writeItem(ctx context.Context, conn connection.Connection, l l
 			return written{}, err
 		}
 		item.IncomeAccountRef = &qbo.Ref{Value: acct}
-		out, err := cl.CreateItem(ctx, item, qbo.WithRequestID(qbo.RequestID(conn.ID, r.Pair, "create")))
+		out, err := cl.CreateItem(ctx, item, qbo.WithRequestID(createRequestID(ctx, conn.ID, r.Pair)))
 		if err != nil {
 			return written{}, err
 		}

@@ -76,7 +76,7 @@ func (h *handler) writeQBOInvoice(ctx context.Context, conn connection.Connectio
 	id := l.Sides[streams.SystemQBO].ID
 	var out *qbo.Invoice
 	if id == "" {
-		out, err = cl.CreateInvoice(ctx, inv, qbo.WithRequestID(qbo.RequestID(conn.ID, r.Pair, "create")))
+		out, err = cl.CreateInvoice(ctx, inv, qbo.WithRequestID(createRequestID(ctx, conn.ID, r.Pair)))
 	} else {
 		cur, gerr := cl.GetInvoice(ctx, id)
 		if gerr != nil {
