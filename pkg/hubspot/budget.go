@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/lanes"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -140,7 +141,14 @@ func (b *Budget) log(k Kind) *slidingLog {
 // Wait blocks until a call of kind k may be sent, and counts it. It fails
 // at once with CodeRateLimited when the daily allowance is used up, and
 // with the context's error when ctx ends.
-func (b *Budget) Wait(ctx context.Context, k Kind) error {
+//
+// A ctx whose process starts to stop (drain.WithStopping) gives up its
+// wait with a transient drain.CodeStopping error: the call was not made.
+func (b *Budget) Wait(ctx context.Context, k Kind) (err error) {
+	orig := ctx
+	ctx, done := drain.Abortable(ctx)
+	defer done()
+	defer func() { err = drain.Err(orig, err) }()
 	if k == KindStandard {
 		if err := b.gate.Wait(ctx, b.now); err != nil {
 			return err

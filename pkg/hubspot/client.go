@@ -33,6 +33,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/apimetrics"
 	"github.com/ledgersync/ledgersync/pkg/config"
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -141,6 +142,7 @@ func New(cfg Config, ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 			c.budget = NewBudget(DefaultBudgetConfig())
 		}
 	}
+	trackBudget(cfg.PortalID, c.budget)
 	if c.retries < 0 {
 		c.retries = 0
 	}
@@ -204,7 +206,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (int, error) {
 			return resp.status, nil
 		}
 		var se *syncerr.Error
-		if !errors.As(err, &se) || !se.Retryable || attempt >= c.retries || ctx.Err() != nil {
+		if !errors.As(err, &se) || !se.Retryable || attempt >= c.retries || ctx.Err() != nil || drain.Stopping(ctx) {
 			return 0, err
 		}
 		if !r.idempotent && se.Code != CodeRateLimited && !isLocked(err) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -32,6 +33,7 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 				n, werr := waits.Count(ctx, key)
 				if werr != nil {
 					log.Warn("cannot read the wait count; retrying later", logging.KeyError, werr)
+					d.Outcome = OutcomeRetry
 					_ = d.Msg.NakWithDelay(backoff.Delay(1, 0))
 					return werr
 				}
@@ -45,6 +47,7 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 				err = next(ctx, d)
 			}
 			if err == nil {
+				d.Outcome = OutcomeOK
 				if ackErr := d.Msg.Ack(); ackErr != nil {
 					log.Warn("ack failed; the message will be redelivered and deduplicated downstream", logging.KeyError, ackErr)
 				}
@@ -59,12 +62,23 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 				if werr := waits.Add(ctx, key); werr != nil {
 					log.Warn("cannot record the wait; it counts as an attempt", logging.KeyError, werr)
 				}
+				d.Outcome = OutcomeWaiting
 				log.Info("waiting", logging.KeyErrorCode, string(code), logging.KeyError, err, "retry_in", delay.String())
 				_ = d.Msg.NakWithDelay(delay)
 				return err
 			}
+			if syncerr.IsRetryable(err) && drain.Stopping(ctx) {
+				// Given up because the process is stopping (or failing
+				// with it): handed back at once for another instance or
+				// the next start.
+				d.Outcome = OutcomeRequeued
+				log.Info("stopping; handed back", logging.KeyErrorCode, string(code), logging.KeyError, err)
+				_ = d.Msg.Nak()
+				return err
+			}
 			if syncerr.IsRetryable(err) && d.Attempt < maxAttempts {
 				delay := backoff.Delay(d.Attempt, syncerr.RetryAfterOf(err))
+				d.Outcome = OutcomeRetry
 				log.Warn("transient failure; retrying", logging.KeyErrorCode, string(code), logging.KeyError, err, "retry_in", delay.String())
 				if nakErr := d.Msg.NakWithDelay(delay); nakErr != nil {
 					log.Warn("nak failed; the message will be redelivered after ack wait", logging.KeyError, nakErr)
@@ -79,9 +93,11 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 			if dlErr := dl.DeadLetter(ctx, d, err); dlErr != nil {
 				// Nothing is lost: the message stays in its stream and comes back.
 				log.Error("dead-lettering failed; will retry", logging.KeyError, dlErr)
+				d.Outcome = OutcomeRetry
 				_ = d.Msg.NakWithDelay(backoff.Delay(1, 0))
 				return fmt.Errorf("dead-letter: %w (after %w)", dlErr, err)
 			}
+			d.Outcome = OutcomeDeadLetter
 			if termErr := d.Msg.TermWithReason(string(code)); termErr != nil {
 				log.Warn("terminate failed; a redelivery will dead-letter again under the same ids", logging.KeyError, termErr)
 			}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/lanes"
 )
 
@@ -106,7 +107,8 @@ type Budget struct {
 
 	mu          sync.Mutex
 	pausedUntil time.Time
-	throttled   int // consecutive 429s
+	throttled   int         // consecutive 429s
+	sent        []time.Time // requests let through in the last minute, ascending (State)
 }
 
 // NewBudget returns a budget enforcing l (zero fields take the defaults).
@@ -139,7 +141,14 @@ func (b *Budget) Limits() Limits { return b.lim }
 //
 // A ctx marked lanes.Backfill is first-sync work: it waits for its share
 // (see Limits.BackfillShare) before it competes for the rest.
+//
+// A ctx whose process starts to stop (drain.WithStopping) gives up its
+// wait with a transient drain.CodeStopping error: the call was not made.
 func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err error) {
+	orig := ctx
+	ctx, done := drain.Abortable(ctx)
+	defer done()
+	defer func() { err = drain.Err(orig, err) }()
 	if err := b.waitPause(ctx); err != nil {
 		return nil, err
 	}
@@ -196,6 +205,7 @@ func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err
 			}
 			continue
 		}
+		b.countSent(b.now())
 		var once sync.Once
 		return func() { once.Do(releaseSlot) }, nil
 	}

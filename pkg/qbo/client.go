@@ -30,6 +30,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ledgersync/ledgersync/pkg/apimetrics"
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
 
@@ -143,6 +144,7 @@ func New(cfg Config, ts oauth2.TokenSource, opts ...Option) (*Client, error) {
 		// One budget per account: the realm at this API host.
 		c.budget = Budgets.For(c.base.Host + "|" + c.realm)
 	}
+	trackBudget(c.realm, c.budget)
 	if c.retries < 0 {
 		c.retries = 0
 	}
@@ -239,7 +241,7 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 		lastErr = err
 		var se *syncerr.Error
 		if !errors.As(err, &se) || !se.Retryable || !idempotent || attempt >= c.retries ||
-			se.Code == CodeStaleObject || ctx.Err() != nil || errors.Is(err, errToken) {
+			se.Code == CodeStaleObject || ctx.Err() != nil || errors.Is(err, errToken) || drain.Stopping(ctx) {
 			return nil, stripMarker(lastErr)
 		}
 		wait := se.RetryAfter

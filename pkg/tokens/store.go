@@ -299,3 +299,33 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// Records returns every connection's records (decrypted), for the health
+// metrics. A record that cannot be read is skipped and reported in err;
+// the others are still returned.
+func (s *Store) Records(ctx context.Context) ([]Record, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokens: list: %w", err)
+	}
+	var out []Record
+	var errs []error
+	for key := range keys.Keys() {
+		conn, system, ok := strings.Cut(key, ".")
+		if !ok {
+			continue
+		}
+		rec, _, err := s.Get(ctx, conn, streams.System(system))
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrKeyNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out, errors.Join(errs...)
+}
