@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -186,11 +187,29 @@ func (p *Publisher) sealLocked(b *batch) {
 		m := nats.NewMsg(b.subject)
 		m.Data = b.body.Bytes()
 		m.Header.Set(HeaderEvents, strconv.Itoa(b.events))
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, b.err = p.js.PublishMsg(ctx, m)
+		b.err = p.send(m)
 		close(b.done)
 	}()
+}
+
+// send publishes one activity message, trying again for up to 30 s while
+// the stream has no leader (a cluster node went away): a request the old
+// leader took with it is never answered, so each try waits 5 s at most, not
+// the whole 30 with every in-flight slot, and the stages and webhook
+// handlers behind them, held. A try that timed out may have been stored
+// after all; the second copy collapses in ClickHouse on the event ids.
+func (p *Publisher) send(m *nats.Msg) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := p.js.PublishMsg(ctx, m)
+		cancel()
+		retry := errors.Is(err, context.DeadlineExceeded) || natsconn.IsElectionError(err)
+		if err == nil || !retry || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // DecodeMessage parses the events of one activity message. Every line is

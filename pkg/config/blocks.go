@@ -38,8 +38,9 @@ type NATS struct {
 	URL string `env:"URL"`
 	// CredsFile is a NATS credentials file (JWT + nkey), optional.
 	CredsFile string `env:"CREDS_FILE"`
-	// Replicas for streams and buckets created by `syncd streams ensure`
-	// (1 for a single server, 3 for a production cluster).
+	// Replicas of every stream, KV bucket, object store and durable
+	// consumer that `syncd streams ensure` (or `syncd run`) creates: 1 for
+	// a single server, 3 or 5 for a cluster.
 	Replicas int `env:"REPLICAS, default=1"`
 	// ConnectTimeout bounds the first connection attempt.
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT, default=5s"`

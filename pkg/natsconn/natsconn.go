@@ -70,18 +70,35 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 }
 
 // Connect opens a connection that reconnects forever and logs state changes.
+//
+// NATS_URL may list several servers of a cluster, comma separated; the
+// client also learns the other members from the server it reaches. When its
+// server goes away it moves to another one at once (ReconnectWait only
+// spaces attempts on the same server), and pings every 10 s so a server that
+// vanished without closing the connection is noticed within half a minute.
 func Connect(cfg config.NATS, name string, logger *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.Timeout(cfg.ConnectTimeout),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		nats.PingInterval(10 * time.Second),
+		nats.MaxPingsOutstanding(3),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				logger.Warn("nats disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { logger.Info("nats reconnected", "server", c.ConnectedUrlRedacted()) }),
+		// Asynchronous errors (a slow consumer dropping messages, a
+		// permission refused) go to the log instead of stderr.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			logger.Warn("nats error", "subject", subject, "err", err)
+		}),
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))

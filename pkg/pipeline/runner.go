@@ -15,7 +15,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -32,6 +34,9 @@ type Delivery struct {
 	Stage    string
 	// Attempt is 1 for the first delivery.
 	Attempt int
+	// Outcome is what Settle did with the message (OutcomeOK, OutcomeRetry,
+	// OutcomeWaiting, OutcomeDeadLetter), for the metrics.
+	Outcome string
 }
 
 // Step processes a delivery; Middleware wraps a step.
@@ -100,9 +105,9 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	// Outermost first: settling sees every error, including decode failures
 	// and panics.
 	chain := Chain(core,
+		Metrics(cfg.Stage),
 		WithLogger(logger),
 		Settle(cfg.MaxAttempts, cfg.Backoff, deadLetters, NewWaits(waitsKV)),
-		Measure(cfg.Stage),
 		Recover(),
 		Decode(),
 		Heartbeat(ackWait/3),
@@ -130,17 +135,20 @@ func handlerStep(h Handler) Step {
 	}
 }
 
-// Run consumes until ctx is cancelled, then stops fetching, lets in-flight
-// handlers finish (up to DrainTimeout) and returns. Messages not settled by
-// then are redelivered after the consumer's AckWait.
+// Run consumes until ctx is cancelled, then stops fetching, naks the
+// messages it had fetched but not started (so another instance, or the next
+// start, takes them at once), lets in-flight handlers finish and returns.
+// Handlers get DrainTimeout, or less when the context carries a shorter
+// grace period (WithGrace); one still running then sees its context
+// cancelled, fails and is naked, so nothing is lost and its redelivery is
+// deduplicated downstream.
 func (r *Runner) Run(ctx context.Context) error {
-	iter, err := r.consumer.Messages(jetstream.PullMaxMessages(r.cfg.Workers * 2))
-	if err != nil {
-		return fmt.Errorf("pipeline %s: start consuming: %w", r.cfg.Stage, err)
-	}
 	// Handlers keep running through shutdown until the drain deadline, so a
 	// half-done API write is not cut off by the signal.
-	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	// They are marked with ctx, though: a handler still waiting for its
+	// turn in an API budget gives up when the shutdown begins (the call
+	// was not made; the message is naked and done later or elsewhere).
+	work, cancelWork := context.WithCancel(drain.WithStopping(context.WithoutCancel(ctx), ctx))
 	defer cancelWork()
 
 	msgs := make(chan jetstream.Msg)
@@ -154,37 +162,62 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	stopped := make(chan struct{})
-	go func() {
+	// Consume, not Messages: Messages delivers into a channel the size of
+	// one pull and drops what does not fit. After a reconnect, a missed
+	// heartbeat or a consumer leader change (a cluster node going away) the
+	// client pulls again while the old pull may still deliver, and what was
+	// dropped waited out the AckWait. Consume queues it instead; the hand
+	// over to the workers below still holds back further pulls. Pulls
+	// expire after 5 s (heartbeats every 2.5 s): a pull parked on a node
+	// that went away is noticed and made again within seconds, not 30.
+	cc, err := r.consumer.Consume(func(m jetstream.Msg) {
+		if ctx.Err() != nil {
+			r.requeue(m)
+			return
+		}
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			r.requeue(m)
+		}
+	}, jetstream.PullMaxMessages(r.cfg.Workers*2), jetstream.PullExpiry(5*time.Second), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		// Missed heartbeats and leader changes: the client pulls again.
+		r.logger.Warn("consumer error", "stage", r.cfg.Stage, logging.KeyError, err)
+	}))
+	var runErr error
+	if err != nil {
+		runErr = fmt.Errorf("pipeline %s: start consuming: %w", r.cfg.Stage, err)
+	} else {
 		select {
 		case <-ctx.Done():
-			iter.Drain()
-		case <-stopped:
+			cc.Drain() // what was fetched but not started is naked above
+		case <-cc.Closed():
+			runErr = fmt.Errorf("pipeline %s: consumer %s stopped (deleted?)", r.cfg.Stage, r.cfg.Consumer)
 		}
-	}()
-	var runErr error
-	for {
-		m, err := iter.Next()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				runErr = fmt.Errorf("pipeline %s: %w", r.cfg.Stage, err)
-			}
-			break
-		}
-		msgs <- m
+		<-cc.Closed()
 	}
-	close(stopped)
-	iter.Stop()
 	close(msgs)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	drain := Grace(ctx, r.cfg.DrainTimeout)
 	select {
 	case <-done:
-	case <-time.After(r.cfg.DrainTimeout):
+	case <-time.After(drain):
+		r.logger.Warn("handlers still running after the drain timeout; cancelling them", "stage", r.cfg.Stage, "drain_timeout", drain.String())
 		cancelWork()
 		<-done
 	}
 	return runErr
+}
+
+// requeue hands back a message fetched but not started during shutdown.
+func (r *Runner) requeue(m jetstream.Msg) {
+	_ = m.Nak()
+	object := ""
+	if env, err := envelope.Decode(m.Data()); err == nil {
+		object = string(env.Object)
+	}
+	CountRecords(r.cfg.Stage, object, OutcomeRequeued, 1)
 }
 
 func (r *Runner) process(ctx context.Context, m jetstream.Msg) {

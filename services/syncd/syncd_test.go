@@ -54,6 +54,7 @@ func TestStartErrorsExitNonZeroAndNameTheProblem(t *testing.T) {
 		{"several bad variables", []string{"run", "-target=activitysink"}, map[string]string{"NATS_URL": "nats://x", "ACTIVITYSINK_FLUSH_INTERVAL": "fast", "LOG_FORMAT": "xml"},
 			2, []string{"ACTIVITYSINK_FLUSH_INTERVAL", "LOG_FORMAT", "2 problem(s)"}},
 		{"streams ensure without NATS_URL", []string{"streams", "ensure"}, nil, 2, []string{"NATS_URL"}},
+		{"replicas on the embedded server", []string{"run", "-target=all"}, map[string]string{"NATS_REPLICAS": "3"}, 2, []string{"NATS_REPLICAS: 3, but -target=all embeds a single server"}},
 		{"unknown command", []string{"frobnicate"}, nil, 2, []string{`unknown command "frobnicate"`}},
 	}
 	for _, tc := range cases {
