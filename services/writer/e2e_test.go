@@ -6,10 +6,12 @@ import (
 	"encoding/base64"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
@@ -316,4 +318,38 @@ func TestClearedFieldsAreClearedOnTheOtherSide(t *testing.T) {
 		got, err := w.hs.Get(ctx, hubspot.Contacts, hsID, []string{"phone", "firstname"}, nil)
 		return err == nil && got.Prop("phone") == "" && got.Prop("firstname") == "Grace"
 	})
+}
+
+// TestARedeliveredWriteKeepsItsSuccessRow: a resolved message delivered
+// again after its write was committed (its process died before the ack)
+// writes nothing, and its row does not take the place of the success row.
+func TestARedeliveredWriteKeepsItsSuccessRow(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.ingest(streams.SystemHubSpot, "950", w.seq, record.Ingested{Fields: map[string]string{"email": "mary@somerville.example", "firstname": "Mary", "lastname": "Somerville"}})
+	written := w.waitActivity(writer.Stage, activity.OutcomeSuccess, "hubspot:950")
+	stream, err := w.js.Stream(ctx, streams.StreamResolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.GetLastMsgForSubject(ctx, "sync.acme.contact.resolved.qbo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := nats.NewMsg(m.Subject)
+	again.Data = m.Data
+	for k, v := range m.Header {
+		again.Header[k] = append([]string(nil), v...)
+	}
+	again.Header.Set(jetstream.MsgIDHeader, m.Header.Get(jetstream.MsgIDHeader)+"-again") // past the duplicate window's check
+	if _, err := w.js.PublishMsg(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	skipped := w.waitActivity(writer.Stage, activity.OutcomeSkipped, "hubspot:950")
+	if skipped.EventID == written.EventID || !strings.Contains(skipped.ErrorMessage, "already written") {
+		t.Fatalf("the redelivery's row %+v would replace the success row %s", skipped, written.EventID)
+	}
+	if n, err := w.qbo.Count(ctx, qbo.EntityCustomer, "PrimaryEmailAddr = 'mary@somerville.example'"); err != nil || n != 1 {
+		t.Fatalf("%d customers (%v)", n, err)
+	}
 }

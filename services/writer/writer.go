@@ -138,6 +138,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if in.Lane == streams.LaneBackfill {
 		ctx = lanes.Backfill(ctx) // the API budgets keep live changes ahead of it
 	}
+	if in.ReplayID != "" {
+		ctx = context.WithValue(ctx, replayKey{}, in.ReplayID)
+	}
 	conn, err := h.conns.Get(in.Connection)
 	if err != nil {
 		return nil, err
@@ -155,9 +158,16 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("read link %s: %w", r.Pair, err))
 	}
 	ev := h.event(in, l)
-	if version <= l.Sides[in.Source].Version {
-		// A newer change of this record was written meanwhile.
+	if src := l.Sides[in.Source]; version <= src.Version && !(in.ReplayID != "" && src.ReplayResyncs(version, r.SourceHash)) {
+		// Written already: this very change (a redelivery after the link
+		// was committed) or a newer one. The row gets an id of its own:
+		// under the message's id it would replace the success row the
+		// first delivery recorded.
+		ev.EventID = activity.DerivedID(Stage, in.MsgID(), "already-written")
 		ev.Outcome, ev.ErrorMessage = activity.OutcomeSkipped, "a newer change of this record was already written"
+		if version == src.Version {
+			ev.ErrorMessage = "this change was already written (delivered again after the write)"
+		}
 		return nil, h.publish(ctx, ev)
 	}
 	target := in.Target
@@ -211,6 +221,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		}
 		if !w.keepHash {
 			t.Version, t.Seen = max(t.Version, w.version), max(t.Seen, w.version)
+			t.EchoVersion = max(t.EchoVersion, w.version)
 		}
 		// else the write changed nothing the other direction maps: the
 		// target's version after it may hold a user's change made just
@@ -294,6 +305,21 @@ func (h *handler) event(in envelope.Envelope, l links.Link) activity.Event {
 	}
 }
 
+type replayKey struct{}
+
+// createRequestID is the requestid of a QBO create of pair. QBO answers a
+// repeated requestid with its first answer, fault included, so a create
+// redriven or replayed by an operator (the cause was fixed meanwhile)
+// carries the run's id: under the old id QBO would hand back the old
+// fault. Retries within one run keep one id; the lookups by match key and
+// the link index still guard against a second record.
+func createRequestID(ctx context.Context, conn, pair string) string {
+	if run, _ := ctx.Value(replayKey{}).(string); run != "" {
+		return qbo.RequestID(conn, pair, "create", run)
+	}
+	return qbo.RequestID(conn, pair, "create")
+}
+
 // writeCustomer creates or updates the QBO customer of the link.
 func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection, l links.Link, r record.Resolved) (written, error) {
 	cl, err := h.clients.QBO(conn)
@@ -314,12 +340,12 @@ func (h *handler) writeCustomer(ctx context.Context, conn connection.Connection,
 		// calls (customers_batch.go).
 		key := conn.ID + "/" + strconv.FormatBool(lanes.IsBackfill(ctx))
 		res, berr := h.customerWrites.do(ctx, key, customerWrite{cl: cl, email: r.MatchKey, cust: cust,
-			requestID: qbo.RequestID(conn.ID, r.Pair, "create")})
+			requestID: createRequestID(ctx, conn.ID, r.Pair)})
 		out, created, err = res.out, res.created, berr
 	case id == "":
 		// Nothing to look up by: the requestid keeps a retried create from
 		// making a second customer.
-		out, err = cl.CreateCustomer(ctx, cust, qbo.WithRequestID(qbo.RequestID(conn.ID, r.Pair, "create")))
+		out, err = cl.CreateCustomer(ctx, cust, qbo.WithRequestID(createRequestID(ctx, conn.ID, r.Pair)))
 		created = true
 	default:
 		cur, gerr := cl.GetCustomer(ctx, id)
