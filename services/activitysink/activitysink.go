@@ -100,9 +100,13 @@ type pending struct {
 	events []activity.Event
 }
 
+// drainTimeout bounds the last inserts at shutdown.
+const drainTimeout = 10 * time.Second
+
 // Run applies the schema, then consumes until ctx is cancelled. On the way
-// out it flushes what it holds if ClickHouse takes it quickly and naks the
-// rest, so another sink (or the next start) picks them up at once.
+// out it stops fetching, inserts the batch being inserted and the one it
+// holds (acking them once ClickHouse has them), within the drain time, and
+// naks the rest, so another sink (or the next start) picks them up at once.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.retry(ctx, "apply clickhouse schema", s.store.Migrate, nil); err != nil {
 		return nil // cancelled before the schema was applied
@@ -126,6 +130,12 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(msgs)
 		for {
 			m, err := iter.Next()
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// The consumer's leader changed (a cluster node went away)
+				// or the server was slow: the iterator pulls again.
+				s.logger.Warn("no heartbeat from the activity consumer; pulling again", logging.KeyError, err)
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					s.logger.Error("activity consumer stopped", logging.KeyError, err)
@@ -137,21 +147,31 @@ func (s *Service) Run(ctx context.Context) error {
 	}()
 
 	// One batch is inserted while the next one fills: the insert round trip
-	// would otherwise stall consumption every time.
+	// would otherwise stall consumption every time. Inserts run under work,
+	// which outlives ctx by the drain time: an insert is not cut off by the
+	// signal (ClickHouse may have taken it already, and the redelivery would
+	// only write the rows again).
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
 	full := make(chan []pending, 1)
 	inserted := make(chan struct{})
 	go func() {
 		defer close(inserted)
 		for b := range full {
-			if rest := s.flush(ctx, b, heartbeat); len(rest) > 0 {
-				s.shutdown(rest, nil) // cancelled mid-retry: last quick try, then nak
+			if rest := s.flush(work, b, heartbeat); len(rest) > 0 {
+				s.shutdown(rest, nil) // drain time over mid-retry: nak
 			}
 		}
 	}()
-	defer func() {
-		close(full)
-		<-inserted
-	}()
+	closed := false
+	finish := func() {
+		if !closed {
+			closed = true
+			close(full)
+			<-inserted
+		}
+	}
+	defer finish()
 
 	var batch []pending
 	held := 0 // events in batch
@@ -159,7 +179,8 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case full <- batch:
 		case <-ctx.Done():
-			s.shutdown(batch, nil)
+			// Shutting down: the held batch is inserted below.
+			return
 		}
 		batch, held = nil, 0
 	}
@@ -168,8 +189,19 @@ func (s *Service) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			iter.Stop()
-			s.shutdown(batch, msgs)
+			// Stop fetching; what was fetched is handed back below.
+			iter.Drain()
+			drain := time.AfterFunc(pipeline.Grace(ctx, drainTimeout), cancelWork)
+			defer drain.Stop()
+			if len(batch) > 0 {
+				select {
+				case full <- batch:
+				case <-work.Done():
+					s.shutdown(batch, nil)
+				}
+			}
+			finish()
+			s.requeue(msgs)
 			return nil
 		case m, ok := <-msgs:
 			if !ok {
@@ -259,7 +291,19 @@ func (s *Service) flush(ctx context.Context, batch []pending, heartbeat time.Dur
 		_ = p.msg.Ack()
 	}
 	rowsInserted.Add(float64(len(events)))
+	countProcessed(events)
 	return nil
+}
+
+// countProcessed adds the inserted events to the per-stage throughput.
+func countProcessed(events []activity.Event) {
+	by := map[string]int{}
+	for _, e := range events {
+		by[e.Object]++
+	}
+	for object, n := range by {
+		pipeline.CountRecords(Stage, object, pipeline.OutcomeOK, n)
+	}
 }
 
 // retry runs op until it succeeds or ctx ends, backing off and reporting
@@ -303,21 +347,9 @@ func (s *Service) retry(ctx context.Context, what string, op func(context.Contex
 	}
 }
 
-// shutdown tries one quick flush of what is held and naks anything left,
-// including messages already buffered in the channel.
+// shutdown naks a batch that could not be inserted in time, and anything
+// buffered in the channel.
 func (s *Service) shutdown(batch []pending, buffered <-chan jetstream.Msg) {
-	if len(batch) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := s.store.Insert(ctx, eventsOf(batch))
-		cancel()
-		if err == nil {
-			for _, p := range batch {
-				_ = p.msg.Ack()
-			}
-			rowsInserted.Add(float64(eventCount(batch)))
-			batch = nil
-		}
-	}
 	for _, p := range batch {
 		_ = p.msg.Nak()
 	}
@@ -332,6 +364,30 @@ func (s *Service) shutdown(batch []pending, buffered <-chan jetstream.Msg) {
 			default:
 				return
 			}
+		}
+	}
+}
+
+// requeue naks what the drained iterator still delivers, until it closes
+// (or a moment passes: what has not arrived by then is the server's to
+// redeliver after AckWait).
+func (s *Service) requeue(msgs <-chan jetstream.Msg) {
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			_ = m.Nak()
+		case <-deadline.C:
+			go func() { // until the iterator's Stop closes the channel
+				for m := range msgs {
+					_ = m.Nak()
+				}
+			}()
+			return
 		}
 	}
 }

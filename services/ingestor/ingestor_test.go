@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -731,4 +732,41 @@ func TestOnlyOneInstancePolls(t *testing.T) {
 	// When the holder stops, the other takes over.
 	stopA()
 	eventually(t, 10*time.Second, "takeover", func() bool { return len(b.Holding()) == len(keys) })
+}
+
+// TestStopReleasesLeasesAndRefusesWebhooks: a stopped ingestor leaves no
+// poll lease behind (another replica takes over at once, not after the
+// lease's age) and answers webhook deliveries 503, so their senders retry
+// them elsewhere instead of losing them in a queue no one reads.
+func TestStopReleasesLeasesAndRefusesWebhooks(t *testing.T) {
+	h := newHarness(t, true)
+	a, stopA := h.start(h.config(time.Hour), true)
+	eventually(t, 10*time.Second, "leases taken", func() bool { return len(a.Holding()) == 5 })
+	stopA()
+	if held := a.Holding(); len(held) != 0 {
+		t.Errorf("still holding %v after stopping", held)
+	}
+	kv, err := h.ns.JS.KeyValue(h.ctx, streams.BucketLeases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{ingestor.LeaseKey(connID, streams.SystemHubSpot, streams.ObjectContact), ingestor.LeaseKey(connID, streams.SystemQBO, streams.ObjectContact)} {
+		if e, err := kv.Get(h.ctx, k); err == nil {
+			t.Errorf("lease %s still in the bucket (%q) after the holder stopped", k, e.Value())
+		}
+	}
+	// The routes stay mounted on the process's server while it drains.
+	body := `[{"eventId":1,"portalId":1,"subscriptionType":"contact.propertyChange","objectId":1,"occurredAt":1}]`
+	req, _ := http.NewRequest(http.MethodPost, h.hook.URL+ingestor.PathHubSpotWebhook, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-HubSpot-Signature-Version", "v1")
+	req.Header.Set("X-HubSpot-Signature", hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte(hsSecret + body)); return s[:] }()))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a stopped ingestor answered a signed webhook %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 }

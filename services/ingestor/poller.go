@@ -59,6 +59,10 @@ type Cursor struct {
 	// Recent holds record id -> version (Unix ms) of records published in
 	// the overlap window, so an overlapping poll does not publish them again.
 	Recent map[string]int64 `json:"recent,omitempty"`
+	// BackfillRun is an operator's request (`syncd backfill`, see
+	// RequestBackfill): the poll leader reads everything again under this
+	// run id, then writes a fresh cursor without it.
+	BackfillRun string `json:"backfill_run,omitempty"`
 	// ArchivedSince (HubSpot): archivals before it have been published;
 	// the next sweep of archived records starts there.
 	ArchivedSince time.Time `json:"archived_since,omitzero"`
@@ -168,8 +172,8 @@ func (s *Service) pollOnce(ctx context.Context, t pollTarget, log *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	if rev == 0 || (t.system == streams.SystemQBO && s.now().Sub(cur.Since) > qbo.CDCWindow-time.Hour) {
-		return s.backfill(ctx, t, rev, log)
+	if rev == 0 || cur.BackfillRun != "" || (t.system == streams.SystemQBO && s.now().Sub(cur.Since) > qbo.CDCWindow-time.Hour) {
+		return s.backfill(ctx, t, rev, cur.BackfillRun, log)
 	}
 	if t.system == streams.SystemQBO {
 		return s.pollQBO(ctx, t, cur, rev)
@@ -208,8 +212,10 @@ func (s *Service) saveCursor(ctx context.Context, t pollTarget, cur Cursor, rev 
 		next, err = s.cursors.Update(ctx, key, body, rev)
 	}
 	if err != nil {
-		var apiErr *jetstream.APIError
-		if errors.Is(err, jetstream.ErrKeyExists) || (errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence) {
+		// A lost compare-and-set: ErrKeyExists from Create,
+		// ErrKeyRevisionMismatch from Update (code 10071, or 10164 on a
+		// replicated bucket, which matches neither ErrKeyExists nor 10071).
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return rev, errLeaseLost
 		}
 		return rev, syncerr.Transient(syncerr.CodeUnavailable, err)
@@ -417,11 +423,14 @@ func maxTime(a, b time.Time) time.Time {
 
 // backfill reads every record of the target's object (QBO: inactive ones
 // too), publishes each, then sets the cursor to the start of the backfill
-// (minus the overlap), so the poller picks up what changed meanwhile.
-func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, log *slog.Logger) error {
+// (minus the overlap), so the poller picks up what changed meanwhile. run
+// is an operator's request (empty for the first sync); the cursor is
+// replaced under compare-and-set with the revision it was read at, so a
+// request made while this runs fails the write and is served next.
+func (s *Service) backfill(ctx context.Context, t pollTarget, rev uint64, run string, log *slog.Logger) error {
 	c, _ := s.connection(t.conn)
 	start := s.now()
-	prog := Backfill{Connection: t.conn, System: t.system, Object: t.object(), State: "running", StartedAt: start.UTC()}
+	prog := Backfill{Connection: t.conn, System: t.system, Object: t.object(), State: "running", StartedAt: start.UTC(), Run: run}
 	lastLog := time.Time{}
 	report := func(final bool) {
 		now := s.now()
@@ -493,7 +502,7 @@ func (s *Service) backfillHubSpot(ctx context.Context, t pollTarget, c connectio
 		if err != nil {
 			return err
 		}
-		if err := s.publishLane(ctx, t.conn, t.system, recs, streams.LaneBackfill); err != nil {
+		if err := s.publishRun(ctx, t.conn, t.system, recs, streams.LaneBackfill, prog.Run); err != nil {
 			return err
 		}
 		prog.Done += len(recs)
@@ -516,7 +525,7 @@ func (s *Service) backfillQBO(ctx context.Context, t pollTarget, c connection.Co
 	report(false)
 	var batch []ingested
 	flush := func() error {
-		if err := s.publishLane(ctx, t.conn, t.system, batch, streams.LaneBackfill); err != nil {
+		if err := s.publishRun(ctx, t.conn, t.system, batch, streams.LaneBackfill, prog.Run); err != nil {
 			return err
 		}
 		prog.Done += len(batch)

@@ -19,8 +19,10 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -51,6 +53,10 @@ type Service struct {
 	clients *clients.Factory
 
 	queue chan notice
+	// acceptMu orders the intake of webhooks against shutdown: once
+	// stopping is set, nothing more joins the queue.
+	acceptMu sync.RWMutex
+	stopping bool
 	// queued holds the notices waiting in queue, so a burst of notices for
 	// one record makes one fetch.
 	queuedMu sync.Mutex
@@ -123,6 +129,9 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	return s, nil
 }
 
+// drainTimeout bounds emptying the webhook queue at shutdown.
+const drainTimeout = 15 * time.Second
+
 // Run watches the connections, runs the webhook workers and one poller per
 // connection and side until ctx is cancelled; held leases are released.
 func (s *Service) Run(ctx context.Context) error {
@@ -131,9 +140,16 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("watch connections: %w", err)
 	}
 	defer w.Stop()
+	// Queued webhook notices were answered 200: they are fetched and
+	// published after ctx ends, within the drain time.
+	// A fetch still waiting for its turn in the account's budget when the
+	// stop begins gives up (drain.WithStopping): the poller reads that
+	// change on the next start.
+	work, cancelWork := context.WithCancel(drain.WithStopping(context.WithoutCancel(ctx), ctx))
+	defer cancelWork()
 	var wg sync.WaitGroup
 	for range s.cfg.WebhookWorkers {
-		wg.Go(func() { s.webhookWorker(ctx) })
+		wg.Go(func() { s.webhookWorker(ctx, work) })
 	}
 	pollers := map[string]context.CancelFunc{}
 	stopAll := func() {
@@ -175,7 +191,9 @@ func (s *Service) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			stopAll()
+			drain := time.AfterFunc(pipeline.Grace(ctx, drainTimeout), cancelWork)
 			wg.Wait()
+			drain.Stop()
 			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = s.activity.Flush(flushCtx)
 			cancel()
@@ -306,6 +324,15 @@ func (s *Service) publish(ctx context.Context, conn string, source streams.Syste
 // publishLane is publish in a lane: the backfill marks its records so the
 // writer takes them in the first-sync lane.
 func (s *Service) publishLane(ctx context.Context, conn string, source streams.System, recs []ingested, lane streams.Lane) error {
+	return s.publishRun(ctx, conn, source, recs, lane, "")
+}
+
+// publishRun is publishLane for an operator's run (`syncd backfill`): run
+// rides in each envelope as its replay id, so the records get message ids
+// of their own (the duplicate window would drop a re-read otherwise), the
+// activity rows name the run, and the resolver and writer re-sync a record
+// whose mapping changed since its version last synced.
+func (s *Service) publishRun(ctx context.Context, conn string, source streams.System, recs []ingested, lane streams.Lane, run string) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
 	envs := make([]envelope.Envelope, 0, len(recs))
 	for _, r := range recs {
@@ -320,7 +347,7 @@ func (s *Service) publishLane(ctx context.Context, conn string, source streams.S
 		digest := sha256.Sum256(payload)
 		env := envelope.Envelope{Connection: conn, Object: r.object, Stage: streams.StageIngested, Source: source,
 			RecordID: r.id, SourceVersion: versionString(r.version), Digest: hex.EncodeToString(digest[:6]),
-			OccurredAt: occurred.UTC(), Payload: payload, Lane: lane}
+			OccurredAt: occurred.UTC(), Payload: payload, Lane: lane, ReplayID: run}
 		msg, err := pipeline.OutputMsg(env)
 		if err != nil {
 			return syncerr.Permanent(syncerr.CodeBadMessage, err)
@@ -333,14 +360,17 @@ func (s *Service) publishLane(ctx context.Context, conn string, source streams.S
 		envs = append(envs, env)
 	}
 	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
+		// A stream electing a new leader (a cluster node lost) refuses
+		// publishes for a few seconds: sent again rather than left to the
+		// next poll.
+		if err := natsconn.AwaitPublished(ctx, s.js, f, 20*time.Second); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("publish %s: %w", f.Msg().Subject, err))
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 		s.recordSuccess(envs[i], recs[i].rec.Deleted)
+		pipeline.CountRecords(Stage, string(envs[i].Object), pipeline.OutcomeOK, 1)
 	}
 	return nil
 }
@@ -367,6 +397,8 @@ func (s *Service) recordSuccess(env envelope.Envelope, deleted bool) {
 
 // recordFailure emits a failed activity row (no personal data).
 func (s *Service) recordFailure(conn string, object streams.Object, source streams.System, recordID string, action string, code syncerr.Code, msg string) {
+	pipeline.CountFailure(Stage, code)
+	pipeline.CountRecords(Stage, string(object), pipeline.OutcomeRetry, 1) // the poller catches up
 	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(object),
 		SourceSystem: string(source), Stage: Stage, Action: action, Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
 	if recordID != "" {

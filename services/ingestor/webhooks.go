@@ -17,8 +17,10 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -386,6 +388,7 @@ func (s *Service) verifyQBO(r *http.Request, body []byte) string {
 func (s *Service) rejectWebhook(w http.ResponseWriter, system streams.System, reason string) {
 	s.log.Warn("webhook refused", slog.String("system", string(system)), slog.String("reason", reason),
 		slog.String("error_code", string(CodeSignatureInvalid)))
+	pipeline.CountFailure(Stage, CodeSignatureInvalid)
 	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), SourceSystem: string(system), Stage: Stage,
 		Action: "webhook", Outcome: activity.OutcomeFailed, ErrorCode: string(CodeSignatureInvalid),
 		ErrorMessage: string(system) + " webhook refused: " + reason}
@@ -403,7 +406,18 @@ func (s *Service) rejectWebhook(w http.ResponseWriter, system streams.System, re
 // change. (An invoice associated with a contact makes HubSpot notify the
 // contact too: a first sync of many invoices would fetch each contact once
 // per invoice.)
+//
+// Once the service stops, deliveries are answered 503 (the sender retries
+// them, and the poller reads the changes anyway): what was answered 200 is
+// in the queue, which the workers empty before they return.
 func (s *Service) accept(w http.ResponseWriter, notices []notice) {
+	s.acceptMu.RLock()
+	defer s.acceptMu.RUnlock()
+	if s.stopping {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	for i, n := range notices {
 		if !s.markQueued(n) {
 			continue
@@ -444,39 +458,63 @@ func (s *Service) unmarkQueued(n notice) {
 	s.queuedMu.Unlock()
 }
 
-// webhookWorker fetches and publishes queued notices.
-func (s *Service) webhookWorker(ctx context.Context) {
+// stopAccepting makes accept answer 503 from now on; after it returns no
+// notice joins the queue.
+func (s *Service) stopAccepting() {
+	s.acceptMu.Lock()
+	s.stopping = true
+	s.acceptMu.Unlock()
+}
+
+// webhookWorker fetches and publishes queued notices until ctx ends, then
+// stops the intake and empties the queue under work, which outlives ctx by
+// the drain time.
+func (s *Service) webhookWorker(ctx, work context.Context) {
 	if s.waitReady(ctx) != nil {
+		s.stopAccepting()
 		return
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case n := <-s.queue:
-			batch := []notice{n}
-			// Take what else arrives within a moment, so one batch read
-			// serves many notices: a first sync's writes come back as a
-			// burst of them, and one read per notice would spend the
-			// account's budget many times over.
-			linger := time.NewTimer(webhookLinger)
-		more:
-			for len(batch) < hubspot.MaxBatchInputs {
+			s.stopAccepting()
+			for work.Err() == nil {
 				select {
-				case m := <-s.queue:
-					batch = append(batch, m)
-				case <-linger.C:
-					break more
+				case n := <-s.queue:
+					s.handleBatch(work, n)
+				default:
+					return
 				}
 			}
-			linger.Stop()
-			for _, m := range batch {
-				s.unmarkQueued(m)
-			}
-			for _, group := range groupNotices(batch) {
-				s.handleGroup(ctx, group)
-			}
+			return
+		case n := <-s.queue:
+			s.handleBatch(work, n)
 		}
+	}
+}
+
+// handleBatch fetches and publishes n and what else arrives with it.
+func (s *Service) handleBatch(ctx context.Context, n notice) {
+	batch := []notice{n}
+	// Take what else arrives within a moment, so one batch read serves
+	// many notices: a first sync's writes come back as a burst of them, and
+	// one read per notice would spend the account's budget many times over.
+	linger := time.NewTimer(webhookLinger)
+more:
+	for len(batch) < hubspot.MaxBatchInputs {
+		select {
+		case m := <-s.queue:
+			batch = append(batch, m)
+		case <-linger.C:
+			break more
+		}
+	}
+	linger.Stop()
+	for _, m := range batch {
+		s.unmarkQueued(m)
+	}
+	for _, group := range groupNotices(batch) {
+		s.handleGroup(ctx, group)
 	}
 }
 
@@ -512,7 +550,15 @@ func (s *Service) handleGroup(ctx context.Context, group []notice) {
 			logging.KeyObject, string(first.reader.object))
 	}
 	for _, c := range conns {
-		if err := s.handleNotices(ctx, c.ID, group); err != nil && ctx.Err() == nil {
+		err := s.handleNotices(ctx, c.ID, group)
+		if err != nil && drain.Stopping(ctx) {
+			// Not a failure of the records: the process stops before
+			// their fetch; the poller reads them on the next start.
+			s.log.Info("webhook notices left to the poller: stopping", logging.KeyConnection, c.ID,
+				slog.String("system", string(first.system)), slog.Int("notices", len(group)))
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
 			code := syncerr.CodeOf(err)
 			s.log.Warn("webhook notices not ingested; the poller will catch up", logging.KeyConnection, c.ID,
 				slog.String("system", string(first.system)), slog.Int("notices", len(group)), slog.String("error_code", string(code)), logging.KeyError, err)

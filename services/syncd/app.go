@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sethvargo/go-envconfig"
 
@@ -25,6 +26,8 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
+	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/ingestor"
@@ -53,6 +56,9 @@ type runConfig struct {
 	Demo config.Switch `env:"SYNC_DEMO, default=off"`
 	// ShutdownTimeout bounds draining on SIGTERM.
 	ShutdownTimeout time.Duration `env:"SYNC_SHUTDOWN_TIMEOUT, default=25s"`
+	// MetricsInterval is how often the gauges read consumer lag and token
+	// expiries (metrics.go).
+	MetricsInterval time.Duration `env:"SYNC_METRICS_INTERVAL, default=15s"`
 
 	Log  logging.Config
 	NATS config.NATS `env:", prefix=NATS_"`
@@ -66,11 +72,20 @@ func (c *runConfig) Validate() []config.Problem {
 	if c.needsNATS && !c.embedded && c.NATS.URL == "" {
 		p = append(p, config.Problem{Variable: "NATS_URL", Reason: "required when the targets run without embedded NATS (anything but -target=all)"})
 	}
+	if c.embedded && c.NATS.Replicas > 1 {
+		p = append(p, config.Problem{Variable: "NATS_REPLICAS", Reason: fmt.Sprintf("%d, but -target=all embeds a single server: use 1, or run the targets against a cluster", c.NATS.Replicas)})
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		p = append(p, config.Problem{Variable: "SYNC_HTTP_ADDR", Reason: fmt.Sprintf("%q is not host:port", c.HTTPAddr)})
 	}
 	if c.DataDir == "" {
 		p = append(p, config.Problem{Variable: "SYNC_DATA_DIR", Reason: "must not be empty"})
+	}
+	if c.MetricsInterval <= 0 {
+		p = append(p, config.Problem{Variable: "SYNC_METRICS_INTERVAL", Reason: "must be positive"})
+	}
+	if c.ShutdownTimeout <= 0 {
+		p = append(p, config.Problem{Variable: "SYNC_SHUTDOWN_TIMEOUT", Reason: "must be positive"})
 	}
 	return p
 }
@@ -98,9 +113,12 @@ type app struct {
 	conns        *connection.Cache
 	links        *links.Store
 	clients      *clients.Factory
+	tokens       *tokens.Store // for the token gauges; set by the first module that opens it
+	metrics      *prometheus.Registry
 	readiness    map[string]func(context.Context) error
 	closers      []func() error
 	started      atomic.Bool    // every module initialised
+	stopping     atomic.Bool    // shutdown began: /readyz answers 503
 	mux          *http.ServeMux // probes, metrics and the routes modules add
 }
 
@@ -114,7 +132,8 @@ func loadApp(ctx context.Context, targets string, lookuper envconfig.Lookuper) (
 	if err != nil {
 		return nil, nil, err
 	}
-	a := &app{embedded: embedded, readiness: map[string]func(context.Context) error{}, mux: http.NewServeMux()}
+	a := &app{embedded: embedded, readiness: map[string]func(context.Context) error{}, mux: http.NewServeMux(),
+		metrics: prometheus.NewRegistry()}
 	a.run.embedded = embedded
 	for _, m := range order {
 		a.run.needsNATS = a.run.needsNATS || m.name == "nats"
@@ -143,6 +162,7 @@ func (a *app) start(ctx context.Context, order []module) ([]namedService, error)
 			services = append(services, namedService{m.name, svc})
 		}
 	}
+	services = append(services, namedService{"metrics", a.healthMetrics()})
 	return services, nil
 }
 
@@ -152,8 +172,10 @@ type namedService struct {
 }
 
 // serve runs the services until ctx ends or one fails, then drains them.
+// Their context carries the grace period (pipeline.WithGrace), so each
+// sizes its drain to end within SYNC_SHUTDOWN_TIMEOUT.
 func (a *app) serve(ctx context.Context, services []namedService) error {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(pipeline.WithGrace(ctx, a.run.ShutdownTimeout))
 	defer cancel()
 	errs := make(chan error, len(services))
 	var wg sync.WaitGroup
@@ -167,11 +189,14 @@ func (a *app) serve(ctx context.Context, services []namedService) error {
 				err = fmt.Errorf("%s: %w", s.name, err)
 				a.logger.Error("service stopped with an error", "target", s.name, logging.KeyError, err)
 				cancel()
+			} else {
+				a.logger.Info("service stopped", "target", s.name)
 			}
 			errs <- err
 		}()
 	}
 	<-ctx.Done()
+	a.stopping.Store(true)
 	a.logger.Info("shutting down", "timeout", a.run.ShutdownTimeout.String())
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -196,7 +221,14 @@ func (a *app) close() {
 		_ = a.closers[i]()
 	}
 	if a.nc != nil {
+		// The last acks and naks of the drain must reach the server
+		// before it stops (embedded) or the process exits: Drain alone
+		// returns at once and finishes in the background.
+		_ = a.nc.FlushTimeout(3 * time.Second)
 		_ = a.nc.Drain()
+		for deadline := time.Now().Add(5 * time.Second); !a.nc.IsClosed() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if a.embeddedNATS != nil {
 		a.embeddedNATS.Shutdown()
@@ -214,6 +246,10 @@ func (a *app) httpHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if !a.started.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting"})
+			return
+		}
+		if a.stopping.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "stopping"})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -235,7 +271,9 @@ func (a *app) httpHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": names})
 	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	// The process-wide metrics (counters, histograms) and this app's
+	// gauges (metrics.go) on one page.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, a.metrics}, promhttp.HandlerOpts{}))
 	return mux
 }
 

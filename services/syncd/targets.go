@@ -277,7 +277,11 @@ func initNATS(_ context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	a.nc = nc
-	if a.js, err = jetstream.New(nc); err != nil {
+	// An async publish whose stream leader went away mid-request (a
+	// cluster node lost) is never answered: without a timeout its caller
+	// would wait for ever. It fails as transient and goes again under the
+	// same Nats-Msg-Id, which the stream deduplicates.
+	if a.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(30*time.Second)); err != nil {
 		return nil, err
 	}
 	a.readiness["nats"] = func(context.Context) error {
@@ -387,6 +391,9 @@ func initAPI(ctx context.Context, a *app) (service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.tokens == nil {
+		a.tokens = store
+	}
 	factory := clients.NewFactory(a.api.Apps, store, a.logger, nil)
 	svc := api.New(a.api, connection.NewStore(kvs[0]), store, a.logger, nil).WithProgress(kvs[1]).WithQBO(factory.QBO).WithHubSpot(factory.HubSpot).
 		WithActivity(a.store).WithAuth(auth.NewStore(kvs[2]), auth.NewSessions(kvs[3])).WithExports(kvs[4], files)
@@ -427,6 +434,9 @@ func initClients(ctx context.Context, a *app) (service, error) {
 		return nil, err
 	}
 	a.clients = clients.NewFactory(a.clientApps.Apps, store, a.logger, nil)
+	if a.tokens == nil {
+		a.tokens = store
+	}
 	return nil, nil
 }
 
