@@ -11,10 +11,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/ledgersync/ledgersync/pkg/config"
-	"github.com/ledgersync/ledgersync/pkg/logging"
-	"github.com/ledgersync/ledgersync/pkg/natsconn"
 )
 
 // Cluster is a JetStream cluster of in-process servers on loopback ports,
@@ -116,16 +112,7 @@ func (c *Cluster) URL() string {
 // options (reconnecting to the other nodes), closed at the end of the test.
 func (c *Cluster) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := natsconn.Connect(config.NATS{URL: c.URL(), ConnectTimeout: 5 * time.Second}, t.Name(), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc, js
+	return connect(t, c.URL())
 }
 
 // Shutdown stops node i (its raft leaderships are handed over first, as on

@@ -32,7 +32,14 @@ func (j *JetStream) URL() string { return j.Server.ClientURL() }
 // the end of the test.
 func (j *JetStream) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := natsconn.Connect(config.NATS{URL: j.URL(), ConnectTimeout: 5 * time.Second}, t.Name(), logging.Discard())
+	return connect(t, j.URL())
+}
+
+// connect opens a client connection with the project's options (urls may
+// list several servers), closed at the end of the test.
+func connect(t testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := natsconn.Connect(config.NATS{URL: urls, ConnectTimeout: 5 * time.Second}, t.Name(), logging.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,4 +215,22 @@ func idleStages(ctx context.Context, js jetstream.JetStream) bool {
 		}
 	}
 	return true
+}
+
+// qboCustomersByEmail counts the company's customers, inactive ones too,
+// per lower-cased email (a duplicate shows as a count above one), and in
+// all.
+func qboCustomersByEmail(t *testing.T, ctx context.Context, qc *qbo.Client) (map[string]int, int) {
+	t.Helper()
+	customers, err := qbo.All[qbo.Customer](ctx, qc, qbo.Select{Entity: qbo.EntityCustomer, Where: "Active IN (true, false)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byEmail := map[string]int{}
+	for _, c := range customers {
+		if c.PrimaryEmailAddr != nil {
+			byEmail[strings.ToLower(c.PrimaryEmailAddr.Address)]++
+		}
+	}
+	return byEmail, len(customers)
 }

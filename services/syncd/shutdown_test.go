@@ -14,7 +14,6 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
-	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -134,23 +133,14 @@ func TestGracefulShutdownMidFirstSyncLosesAndDuplicatesNothing(t *testing.T) {
 	})
 
 	// Each contact exactly once in QBO, nothing new in HubSpot.
-	customers, err := qbo.All[qbo.Customer](ctx, d.qc, qbo.Select{Entity: qbo.EntityCustomer, Where: "Active IN (true, false)"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byEmail := map[string]int{}
-	for _, c := range customers {
-		if c.PrimaryEmailAddr != nil {
-			byEmail[strings.ToLower(c.PrimaryEmailAddr.Address)]++
-		}
-	}
+	byEmail, total := qboCustomersByEmail(t, ctx, d.qc)
 	for i := range n {
 		if e := fmt.Sprintf("g%03d@graceful.example", i); byEmail[e] != 1 {
 			t.Errorf("%s: %d QBO customers, want 1", e, byEmail[e])
 		}
 	}
-	if len(customers) != n {
-		t.Errorf("%d QBO customers, want %d", len(customers), n)
+	if total != n {
+		t.Errorf("%d QBO customers, want %d", total, n)
 	}
 	if got := countContacts(ctx, d.hs); got != n {
 		t.Errorf("%d HubSpot contacts, want %d", got, n)
