@@ -16,30 +16,31 @@ import (
 // committed. Those are sent again, the same message under the same
 // Nats-Msg-Id (the stream never stores it twice), with a growing pause, for
 // up to retryFor; any other error, or one that outlasts retryFor, is
-// returned.
-func AwaitPublished(ctx context.Context, js jetstream.JetStream, f jetstream.PubAckFuture, retryFor time.Duration) error {
+// returned. duplicate reports that the stream already held the message
+// before this publish (another publish of the same Nats-Msg-Id stored it
+// first); the stream's answer to a retry of our own attempt does not count.
+func AwaitPublished(ctx context.Context, js jetstream.JetStream, f jetstream.PubAckFuture, retryFor time.Duration) (duplicate bool, err error) {
 	deadline := time.Now().Add(retryFor)
 	pause := 100 * time.Millisecond
-	for {
-		var err error
+	for retried := false; ; retried = true {
 		select {
-		case <-f.Ok():
-			return nil
+		case ack := <-f.Ok():
+			return ack != nil && ack.Duplicate && !retried, nil
 		case err = <-f.Err():
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		if !IsElectionError(err) || time.Now().Add(pause).After(deadline) {
-			return err
+			return false, err
 		}
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		pause = min(2*pause, 2*time.Second)
 		if f, err = js.PublishMsgAsync(f.Msg()); err != nil {
-			return err
+			return false, err
 		}
 	}
 }

@@ -770,3 +770,50 @@ func TestStopReleasesLeasesAndRefusesWebhooks(t *testing.T) {
 		t.Errorf("a stopped ingestor answered a signed webhook %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// TestAChangeSeenTwiceHasOneRow: a change that reaches the ingestor by its
+// webhook and by the poll is one message in the stream and one success
+// row. A second row for the dropped duplicate would come after the
+// writer's and leave the record "pending" in the status views, since no
+// stage follows a message the stream dropped.
+func TestAChangeSeenTwiceHasOneRow(t *testing.T) {
+	h := newHarness(t, true)
+	h.start(h.config(150*time.Millisecond), true) // webhooks and a fast poll both see the edit
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	time.Sleep(500 * time.Millisecond)
+	hsID := h.ingested(streams.SystemHubSpot)[1].RecordID
+	h.editHubSpot(hsID, map[string]string{"phone": "(650) 555-0199"})
+	eventually(t, 15*time.Second, "the edit ingested", func() bool { return len(byID(h.ingested(streams.SystemHubSpot))[hsID]) == 2 })
+	time.Sleep(2 * time.Second) // more polls of the same version, and the webhook, have come by now
+	if n := len(byID(h.ingested(streams.SystemHubSpot))[hsID]); n != 2 {
+		t.Fatalf("%d messages for the contact, want 2 (the backfill and the edit)", n)
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	st, err := h.ns.JS.Stream(ctx, streams.StreamActivity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.ActivitySubject("*", "*", string(activity.OutcomeSuccess))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for {
+		m, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		evs, _ := activity.DecodeMessage(m.Data())
+		for _, e := range evs {
+			if e.Stage == ingestor.Stage && e.HubSpotID == hsID {
+				rows++
+			}
+		}
+	}
+	if rows != 2 {
+		t.Fatalf("%d ingestor success rows for the contact, want 2: one per message the stream kept", rows)
+	}
+}

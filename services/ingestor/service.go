@@ -363,11 +363,18 @@ func (s *Service) publishRun(ctx context.Context, conn string, source streams.Sy
 		// A stream electing a new leader (a cluster node lost) refuses
 		// publishes for a few seconds: sent again rather than left to the
 		// next poll.
-		if err := natsconn.AwaitPublished(ctx, s.js, f, 20*time.Second); err != nil {
+		duplicate, err := natsconn.AwaitPublished(ctx, s.js, f, 20*time.Second)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("publish %s: %w", f.Msg().Subject, err))
+		}
+		if duplicate {
+			// Published before (a webhook and a poll saw the same change):
+			// the stream dropped it, so no stage follows it; a row here
+			// would leave the record "pending" after it synced.
+			continue
 		}
 		s.recordSuccess(envs[i], recs[i].rec.Deleted)
 		pipeline.CountRecords(Stage, string(envs[i].Object), pipeline.OutcomeOK, 1)
