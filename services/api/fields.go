@@ -102,4 +102,6 @@ func (s *Service) fieldsHandler(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"objects": s.mappableFields(r.Context(), c)})
 }
 
+// splitLines turns a joined error (errors.Join) into one problem per line,
+// as a setup section lists them.
 func splitLines(s string) []string { return strings.Split(s, "\n") }

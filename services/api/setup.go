@@ -162,9 +162,7 @@ func (s *Service) setupForm(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if err := set.Validate(o); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				errs[o] = append(errs[o], line)
-			}
+			errs[o] = append(errs[o], splitLines(err.Error())...)
 		}
 		next[o] = set
 	}
