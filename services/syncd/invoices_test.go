@@ -155,6 +155,10 @@ func TestInvoicesFromQBO(t *testing.T) {
 		got2 = hsInvoice(inv2.ID)
 		return got2 != nil && got2.Prop("hs_invoice_status") == "open"
 	})
+	lines2, err := hs.Associations(ctx, hubspot.Invoices, got2.ID, hubspot.LineItems)
+	if err != nil || len(lines2) != 1 {
+		t.Fatalf("second invoice's line items %+v: %v", lines2, err)
+	}
 	deal, err := hs.Create(ctx, hubspot.Deals, map[string]string{"dealname": "Engines", "pipeline": "default", "dealstage": "appointmentscheduled"})
 	if err != nil {
 		t.Fatal(err)
@@ -185,9 +189,29 @@ func TestInvoicesFromQBO(t *testing.T) {
 		t.Fatalf("HubSpot invoices after the payment: %d (%v), want the 2 synced ones", len(all.Results), err)
 	}
 
-	// Voided in QBO, voided in HubSpot.
+	// The payment changed amounts, not lines: the line item stays the same
+	// HubSpot object (not archived and created again).
+	if after, err := hs.Associations(ctx, hubspot.Invoices, got2.ID, hubspot.LineItems); err != nil || len(after) != 1 || after[0].ID != lines2[0].ID {
+		t.Fatalf("line items after the payment %+v (before %+v): %v", after, lines2, err)
+	}
+
+	// A line added in QBO to the open invoice reaches HubSpot's lines.
 	cur, err := qc.GetInvoice(ctx, inv.ID)
 	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Line = append(cur.Line, line(widget, "1", "19.99")) // the client drops QBO's subtotal line
+	if _, err := qc.UpdateInvoice(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the added line on the open HubSpot invoice", func() bool {
+		refs, err := hs.Associations(ctx, hubspot.Invoices, got.ID, hubspot.LineItems)
+		got = hsInvoice(inv.ID)
+		return err == nil && len(refs) == 3 && got != nil && got.Prop("ledgersync_total") == "304.96" && got.Prop("hs_invoice_status") == "open"
+	})
+
+	// Voided in QBO, voided in HubSpot.
+	if cur, err = qc.GetInvoice(ctx, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := qc.VoidInvoice(ctx, cur.ID, cur.SyncToken); err != nil {

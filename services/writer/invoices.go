@@ -172,8 +172,10 @@ func (h *handler) writeHubSpotInvoice(ctx context.Context, conn connection.Conne
 		if err != nil {
 			return written{}, err
 		}
-		if status = cur.Prop(hubspot.PropInvoiceStatus); status == "draft" {
-			if err := replaceLineItems(ctx, cl, id, inputs); err != nil {
+		// Lines follow QBO on draft and open invoices alike: QBO is where
+		// this invoice is kept. A paid or voided invoice is closed.
+		if status = cur.Prop(hubspot.PropInvoiceStatus); status == "draft" || status == "open" {
+			if err := syncLineItems(ctx, cl, id, inputs); err != nil {
 				return written{}, err
 			}
 		}
@@ -244,8 +246,17 @@ func createLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string, 
 	return nil
 }
 
-// replaceLineItems swaps a draft invoice's line items for inputs.
-func replaceLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string, inputs []hubspot.CreateInput) error {
+// lineItemProps are the line item properties the writer sets, and so the
+// ones compared to decide whether an invoice's lines changed.
+var lineItemProps = []string{hubspot.PropName, hubspot.PropQuantity, hubspot.PropPrice, hubspot.PropDescription, hubspot.PropProductID}
+
+// syncLineItems makes an invoice's line items those of inputs. Lines that
+// are already the same are left alone: replacing them anyway would make
+// HubSpot notify a change of every line and of the invoice, which comes
+// back as an echo to settle, on every payment QBO records. A refusal (an
+// open invoice in a portal that does not let finalized invoices be
+// edited) fails the write with HubSpot's own message.
+func syncLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string, inputs []hubspot.CreateInput) error {
 	old, err := cl.Associations(ctx, hubspot.Invoices, invoiceID, hubspot.LineItems)
 	if err != nil {
 		return err
@@ -254,12 +265,53 @@ func replaceLineItems(ctx context.Context, cl *hubspot.Client, invoiceID string,
 	for _, a := range old {
 		ids = append(ids, a.ID)
 	}
+	if len(ids) == len(inputs) && len(ids) > 0 {
+		cur, err := cl.BatchRead(ctx, hubspot.LineItems, ids, hubspot.BatchReadOptions{Properties: lineItemProps})
+		if err != nil {
+			return err
+		}
+		if len(cur.Errors) == 0 && sameLines(cur.Results, inputs) {
+			return nil
+		}
+	}
 	if len(ids) > 0 {
 		if err := cl.BatchArchive(ctx, hubspot.LineItems, ids); err != nil {
 			return err
 		}
 	}
 	return createLineItems(ctx, cl, invoiceID, inputs)
+}
+
+// sameLines reports whether the line items have exactly the properties
+// of inputs, in any order. Quantities and prices compare as amounts:
+// HubSpot may write "2.0" where ledgersync sent "2".
+func sameLines(cur []hubspot.Object, inputs []hubspot.CreateInput) bool {
+	key := func(props func(string) string) string {
+		var b strings.Builder
+		for _, p := range lineItemProps {
+			v := props(p)
+			if p == hubspot.PropQuantity || p == hubspot.PropPrice {
+				if a, err := money.Parse(v); err == nil {
+					v = a.String()
+				}
+			}
+			b.WriteString(v)
+			b.WriteByte(0)
+		}
+		return b.String()
+	}
+	want := map[string]int{}
+	for _, in := range inputs {
+		want[key(func(p string) string { return in.Properties[p] })]++
+	}
+	for _, o := range cur {
+		k := key(o.Prop)
+		if want[k] == 0 {
+			return false
+		}
+		want[k]--
+	}
+	return true
 }
 
 // hubspotContactOf is the HubSpot contact linked to a QBO customer; an
