@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -251,6 +252,92 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 			AND outcome = 'failed' AND error_code = 'INVOICE_EDIT_NOT_ALLOWED' AND qbo_id = ? AND positionCaseInsensitive(error_message, 'prices') > 0`, inv4.ID).Scan(&n)
 		return n > 0
 	})
+
+	// The other P14 rules, one invoice each, edited at once: a removed
+	// line, added tax and a removed payment are refused; a line's service
+	// date is accepted.
+	refused := func(what, qboID, because string) {
+		t.Helper()
+		testutil.WaitFor(t, 60*time.Second, what+" refused with INVOICE_EDIT_NOT_ALLOWED", func() bool {
+			var n uint64
+			_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND object = 'invoice'
+				AND outcome = 'failed' AND error_code = 'INVOICE_EDIT_NOT_ALLOWED' AND qbo_id = ? AND positionCaseInsensitive(error_message, ?) > 0`,
+				qboID, because).Scan(&n)
+			return n > 0
+		})
+	}
+	var edits [4]*hubspot.Object
+	var qboEdits [4]*qbo.Invoice
+	for i := range edits {
+		edits[i] = makeInvoice("PO-9"+strconv.Itoa(i), map[string]string{"name": "Compiler", "hs_product_id": compilerProduct, "quantity": "1", "price": "500"},
+			map[string]string{"name": "Training", "quantity": "2", "price": "120"})
+	}
+	for i := range edits {
+		testutil.WaitFor(t, 60*time.Second, "edit invoice in QBO", func() bool {
+			qboEdits[i] = qboInvoice("HS-" + edits[i].Prop("hs_number"))
+			return qboEdits[i] != nil
+		})
+	}
+	// [0] a line removed.
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: qboEdits[0].ID, SyncToken: qboEdits[0].SyncToken, Line: qboEdits[0].Line[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	// [1] tax added.
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: qboEdits[1].ID, SyncToken: qboEdits[1].SyncToken, Line: qboEdits[1].Line,
+		TxnTaxDetail: &qbo.TxnTaxDetail{TotalTax: money.MustParse("61.60")}}); err != nil {
+		t.Fatal(err)
+	}
+	// [2] a service date on a line.
+	datedAt := time.Now()
+	dated := append([]qbo.Line(nil), qboEdits[2].Line...)
+	for i := range dated {
+		if dated[i].SalesItemLineDetail != nil {
+			dated[i].SalesItemLineDetail.ServiceDate = time.Now().AddDate(0, 0, -3).Format("2006-01-02")
+			break
+		}
+	}
+	if _, err := qc.UpdateInvoice(ctx, &qbo.Invoice{ID: qboEdits[2].ID, SyncToken: qboEdits[2].SyncToken, Line: dated}); err != nil {
+		t.Fatal(err)
+	}
+	// [3] a payment recorded, shown in HubSpot, then deleted in QBO.
+	paid := money.MustParse("40")
+	res, err = qc.Batch(ctx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{CustomerRef: qboEdits[3].CustomerRef, TotalAmt: paid,
+		Line: []qbo.PaymentLine{{Amount: paid, LinkedTxn: []qbo.LinkedTxn{{TxnID: qboEdits[3].ID, TxnType: qbo.EntityInvoice}}}}})})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("QBO payment: %v %v", err, res)
+	}
+	var payment qbo.Payment
+	if err := res[0].Decode(&payment); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the QBO payment shown on the HubSpot invoice", func() bool {
+		o, err := hs.Get(ctx, hubspot.Invoices, edits[3].ID, []string{mapping.PropInvoiceAmountPaid}, nil)
+		return err == nil && o.Prop(mapping.PropInvoiceAmountPaid) == "40.00"
+	})
+	if res, err = qc.Batch(ctx, []qbo.BatchOp{qbo.BatchDelete(qbo.EntityPayment, payment.ID, payment.SyncToken)}); err != nil || res[0].Err != nil {
+		t.Fatalf("delete the QBO payment: %v %v", err, res)
+	}
+	refused("a removed line", qboEdits[0].ID, "lines were added or removed")
+	refused("added tax", qboEdits[1].ID, "tax was added")
+	refused("a removed payment", qboEdits[3].ID, "a payment was removed")
+	// The service date is accepted: the edit settles (nothing HubSpot
+	// shows changed) and no failure is recorded, now that the edits made
+	// with it have all been judged; HubSpot keeps every invoice's lines.
+	var settled, failed uint64
+	testutil.WaitFor(t, 60*time.Second, "the service date edit settled", func() bool {
+		_ = store.Conn().QueryRow(ctx, `SELECT countIf(outcome IN ('success', 'skipped', 'skipped_echo') AND source_system = 'qbo' AND ts_us >= ?),
+			countIf(outcome = 'failed') FROM sync_activity FINAL WHERE object = 'invoice' AND stage IN ('resolver', 'writer') AND qbo_id = ?`,
+			uint64(datedAt.UnixMicro()), qboEdits[2].ID).Scan(&settled, &failed)
+		return settled > 0 || failed > 0
+	})
+	if failed > 0 {
+		t.Fatalf("a line's service date (P14 allows it) failed the invoice's sync")
+	}
+	for i, inv := range edits {
+		if refs, err := hs.Associations(ctx, hubspot.Invoices, inv.ID, hubspot.LineItems); err != nil || len(refs) != 2 {
+			t.Fatalf("edited invoice %d: HubSpot lines %d (%v), want the 2 it was made with", i, len(refs), err)
+		}
+	}
 
 	// A company outside the US: HubSpot invoices fail with TAX_REQUIRED.
 	cresp, err := http.Post("http://"+d.qboAddr+"/_sim/realms/9130350000000001/country", "application/json", strings.NewReader(`{"country":"GB"}`))
