@@ -38,9 +38,10 @@ type BudgetConfig struct {
 	// Margin is added to each window before a slot is reused, to absorb
 	// the difference between when we send and when HubSpot counts.
 	Margin time.Duration
-	// BackfillShare is the most of the rolling window a first sync may use
-	// while live changes are being written (lanes.DefaultShare); with no
-	// live calls it may use all of it.
+	// BackfillShare is the part of the rolling window a first sync keeps
+	// however busy live changes are (lanes.DefaultShare). Live changes get
+	// a reserve sized to their recent calls (see package lanes); with no
+	// live calls the first sync may use the whole window.
 	BackfillShare float64
 	// DailyReserve is how many calls of the daily allowance are kept back:
 	// once X-HubSpot-RateLimit-Daily-Remaining says only that many are

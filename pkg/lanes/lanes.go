@@ -2,10 +2,15 @@
 // changes of an account's API budget. Work is marked as backfill on its
 // context; the HubSpot and QBO budgets ask a Gate before each call.
 //
-// The share is work-conserving: while no live call was made for a whole
+// The gate is work-conserving: while no live call was made for a whole
 // window, the backfill may use the entire budget (a first sync on a quiet
-// account runs at the API's ceiling); as soon as live work shows up, the
-// backfill is held to its share of the window and live calls get the rest.
+// account runs at the API's ceiling). While live work is about, the
+// backfill leaves a reserve of the window free for it: twice what live
+// work used in the last window, at least a tenth of the window and at
+// most the part beyond the backfill's share. A few live calls (the echoes
+// of the first sync's own writes, a poll) so cost the first sync a tenth
+// of the budget, not half of it, and busy live work still gets all but
+// the backfill's share.
 package lanes
 
 import (
@@ -27,24 +32,28 @@ func IsBackfill(ctx context.Context) bool {
 	return b
 }
 
-// DefaultShare is the backfill's share of an account's budget while live
-// changes are flowing.
+// DefaultShare is the part of an account's budget the backfill keeps
+// however busy live work is.
 const DefaultShare = 0.5
 
-// Gate bounds the backfill's share of one account's calls.
+// minReserve is the least part of the window kept free for live work
+// while it is about.
+const minReserve = 0.1
+
+// Gate bounds the backfill's part of one account's calls.
 type Gate struct {
 	share    float64
 	window   time.Duration
 	capacity int
 
-	mu       sync.Mutex
-	lastLive time.Time
-	sent     []time.Time // backfill calls admitted within the window, oldest first
+	mu   sync.Mutex
+	live []time.Time // live calls within the window, oldest first
+	sent []time.Time // backfill calls admitted within the window, oldest first
 }
 
 // NewGate returns a gate for an account that allows capacity calls per
-// window; share (0 < share <= 1, default DefaultShare) is the most of that
-// the backfill may use while live calls are being made.
+// window; share (0 < share <= 1, default DefaultShare) is the part of that
+// the backfill keeps while live calls are being made.
 func NewGate(share float64, capacity int, window time.Duration) *Gate {
 	if share <= 0 || share > 1 {
 		share = DefaultShare
@@ -65,33 +74,51 @@ func (g *Gate) Resize(capacity int, window time.Duration) {
 	}
 }
 
-// Limit is the number of backfill calls admitted per window while live work
-// is about.
-func (g *Gate) Limit() int {
+// Limit is the number of backfill calls admitted in the current window
+// while live work is about: the capacity less the reserve for live work.
+func (g *Gate) Limit(now time.Time) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.forget(now)
 	return g.limit()
 }
 
-func (g *Gate) limit() int { return max(1, int(g.share*float64(g.capacity))) }
+func (g *Gate) limit() int {
+	c := float64(g.capacity)
+	reserve := min(max(2*float64(len(g.live)), minReserve*c), (1-g.share)*c)
+	return max(1, int(c-reserve))
+}
+
+// forget drops the calls that left the window.
+func (g *Gate) forget(now time.Time) {
+	for _, q := range []*[]time.Time{&g.live, &g.sent} {
+		cut := 0
+		for cut < len(*q) && now.Sub((*q)[cut]) >= g.window {
+			cut++
+		}
+		*q = (*q)[cut:]
+	}
+}
 
 // Admit decides whether a call may go now: it returns 0 and records the
 // call, or how long to wait before asking again. Live calls always go.
 func (g *Gate) Admit(now time.Time, backfill bool) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.forget(now)
 	if !backfill {
-		g.lastLive = now
+		g.live = append(g.live, now)
 		return 0
 	}
-	cut := 0
-	for cut < len(g.sent) && now.Sub(g.sent[cut]) >= g.window {
-		cut++
-	}
-	g.sent = g.sent[cut:]
-	if now.Sub(g.lastLive) < g.window {
+	if len(g.live) > 0 {
 		if limit := g.limit(); len(g.sent) >= limit {
-			return g.sent[len(g.sent)-limit].Add(g.window).Sub(now)
+			// Asked again when enough of the backfill's calls have left
+			// the window, or sooner when live calls leave it first.
+			wait := g.sent[len(g.sent)-limit].Add(g.window).Sub(now)
+			if w := g.live[0].Add(g.window).Sub(now); w < wait {
+				wait = w
+			}
+			return max(wait, time.Millisecond)
 		}
 	}
 	g.sent = append(g.sent, now)

@@ -17,47 +17,64 @@ func TestBackfillTakesTheWholeBudgetOnlyWhileNoLiveWorkIsAbout(t *testing.T) {
 		}
 	}
 	// A live change arrives: it goes at once, and from now on the backfill
-	// is held to 5 calls per minute.
+	// leaves room for live work (one call: a reserve of two).
 	now := t0.Add(30 * time.Second)
 	if d := g.Admit(now, false); d != 0 {
 		t.Fatalf("live call waited %s", d)
 	}
+	if got := g.Limit(now); got != 8 {
+		t.Fatalf("backfill limit with one live call in the window: %d, want 8 of 10", got)
+	}
 	d := g.Admit(now, true)
 	if d <= 0 {
-		t.Fatal("backfill went past its share while live work is about")
+		t.Fatal("backfill went past its limit while live work is about")
 	}
 	// The wait ends when enough of the backfill's calls leave the window.
 	if got := g.Admit(now.Add(d), true); got != 0 {
 		t.Fatalf("backfill still refused after the wait it was told (%s): %s", d, got)
 	}
-	// A minute without live calls lifts the share again.
+	// A minute without live calls lifts the limit again.
 	later := now.Add(time.Minute + time.Second)
-	for i := 0; i < 8; i++ {
+	for i := 0; i < 12; i++ {
 		if d := g.Admit(later, true); d != 0 {
 			t.Fatalf("backfill call %d after live work stopped waited %s", i, d)
 		}
 	}
 }
 
-func TestLiveWorkKeepsItsShareUnderAContinuousBackfill(t *testing.T) {
+// backfillCalls runs a backfill that asks every 10 ms for a minute beside
+// live work that makes livePerSecond calls, on a gate of 100 calls per
+// 10 s, and counts the backfill calls admitted.
+func backfillCalls(livePerSecond int) int {
 	g := NewGate(0.5, 100, 10*time.Second)
 	t0 := time.Unix(1_700_000_000, 0)
 	backfill := 0
-	for ms := 0; ms < 60_000; ms += 10 { // backfill asks every 10 ms, live every second
+	for ms := 0; ms < 60_000; ms += 10 {
 		now := t0.Add(time.Duration(ms) * time.Millisecond)
-		if ms%1000 == 0 {
+		if livePerSecond > 0 && ms%(1000/livePerSecond) == 0 {
 			g.Admit(now, false)
 		}
 		if g.Admit(now, true) == 0 {
 			backfill++
 		}
 	}
-	// 6 windows of 10 s at 50 calls each (the first window may be full).
-	if backfill > 6*50+50 {
-		t.Fatalf("backfill made %d calls in a minute; its share allows about 300", backfill)
+	return backfill
+}
+
+func TestLightLiveWorkCostsTheBackfillLittle(t *testing.T) {
+	// One live call a second is 10 a window: a reserve of 20, so the
+	// backfill gets about 80 of each window's 100 (the first window may
+	// be full before the first live call is counted).
+	if got := backfillCalls(1); got < 6*80-20 || got > 6*80+100 {
+		t.Fatalf("backfill made %d calls in a minute beside one live call a second; want about 480", got)
 	}
-	if backfill < 250 {
-		t.Fatalf("backfill made only %d calls in a minute; its share allows about 300", backfill)
+}
+
+func TestBusyLiveWorkKeepsAllButTheBackfillsShare(t *testing.T) {
+	// Five live calls a second want a reserve of 100: capped at the half
+	// beyond the backfill's share, so the backfill gets 50 a window.
+	if got := backfillCalls(5); got < 6*50-20 || got > 6*50+100 {
+		t.Fatalf("backfill made %d calls in a minute beside busy live work; its share allows about 300", got)
 	}
 }
 

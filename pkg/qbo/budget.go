@@ -41,9 +41,11 @@ type Limits struct {
 	// on consecutive 429s up to MaxBackoff (Intuit advises 60 s).
 	Backoff    time.Duration
 	MaxBackoff time.Duration
-	// BackfillShare is the most of the per-minute budget and of the
-	// in-flight slots a first sync may take while live changes are being
-	// written (lanes.DefaultShare); with no live calls it may take all.
+	// BackfillShare is the part of the per-minute budget a first sync
+	// keeps however busy live changes are, and the most of the in-flight
+	// slots it may take (lanes.DefaultShare). Live changes get a reserve
+	// sized to their recent calls (see package lanes); with no live calls
+	// the first sync may take the whole minute.
 	BackfillShare float64
 }
 
