@@ -20,27 +20,40 @@ import (
 // before this publish (another publish of the same Nats-Msg-Id stored it
 // first); the stream's answer to a retry of our own attempt does not count.
 func AwaitPublished(ctx context.Context, js jetstream.JetStream, f jetstream.PubAckFuture, retryFor time.Duration) (duplicate bool, err error) {
+	ack, retried, err := AwaitPublishedAck(ctx, js, f, retryFor)
+	return err == nil && ack.Duplicate && !retried, err
+}
+
+// AwaitPublishedAck is AwaitPublished answering the stream's ack and
+// whether the message was sent again. A retried message acked as a
+// duplicate was stored by an earlier attempt of this publish, or by
+// another publish of the same Nats-Msg-Id: ack.Sequence names the stored
+// message, whose time tells them apart.
+func AwaitPublishedAck(ctx context.Context, js jetstream.JetStream, f jetstream.PubAckFuture, retryFor time.Duration) (ack *jetstream.PubAck, retried bool, err error) {
 	deadline := time.Now().Add(retryFor)
 	pause := 100 * time.Millisecond
-	for retried := false; ; retried = true {
+	for ; ; retried = true {
 		select {
-		case ack := <-f.Ok():
-			return ack != nil && ack.Duplicate && !retried, nil
+		case ack = <-f.Ok():
+			if ack == nil {
+				ack = &jetstream.PubAck{}
+			}
+			return ack, retried, nil
 		case err = <-f.Err():
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return nil, retried, ctx.Err()
 		}
 		if !IsElectionError(err) || time.Now().Add(pause).After(deadline) {
-			return false, err
+			return nil, retried, err
 		}
 		select {
 		case <-time.After(pause):
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return nil, retried, ctx.Err()
 		}
 		pause = min(2*pause, 2*time.Second)
 		if f, err = js.PublishMsgAsync(f.Msg()); err != nil {
-			return false, err
+			return nil, retried, err
 		}
 	}
 }

@@ -2,7 +2,9 @@ package testutil
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,12 +16,18 @@ import (
 )
 
 // Cluster is a JetStream cluster of in-process servers on loopback ports,
-// each with its own store dir. A node shut down with Shutdown comes back
-// with Restart on the same ports and store, as a restarted pod would.
+// each with its own store dir. A node shut down with Shutdown, or crashed
+// with Crash, comes back with Restart on the same ports and store, as a
+// restarted pod would.
+//
+// Each node reaches each other node's route port through a proxy of its
+// own (links[i][j] carries i's routes to j), so a node can be cut off from
+// its peers at once, as a killed process is.
 type Cluster struct {
 	t       testing.TB
 	opts    []*server.Options // what each node starts with
 	servers []*server.Server  // nil while a node is down
+	links   [][]*Proxy        // links[i][j]: node i's route to node j; nil for i == j
 }
 
 // StartJetStreamCluster runs n JetStream servers routed to each other and
@@ -27,13 +35,26 @@ type Cluster struct {
 // shut down when the test ends.
 func StartJetStreamCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, servers: make([]*server.Server, n)}
-	clientPorts, routeURLs := make([]int, n), make([]string, n)
+	c := &Cluster{t: t, servers: make([]*server.Server, n), links: make([][]*Proxy, n)}
+	clientPorts, routeAddrs := make([]int, n), make([]string, n)
 	for i := range n {
-		clientPorts[i] = port(t, FreeAddr(t))
-		routeURLs[i] = "nats://" + FreeAddr(t)
+		clientPorts[i] = port(t, RestartableAddr(t))
+		routeAddrs[i] = RestartableAddr(t)
 	}
+	// Nothing listens on the advertised route address: a node that learns
+	// of a peer from another (gossip) cannot open a route to it past the
+	// proxies, and keeps retrying its configured route, which goes through
+	// them.
+	nowhere := FreeAddr(t)
 	for i := range n {
+		c.links[i] = make([]*Proxy, n)
+		var routes []string
+		for j := range n {
+			if j != i {
+				c.links[i][j] = StartProxy(t, routeAddrs[j])
+				routes = append(routes, "nats://"+c.links[i][j].Addr())
+			}
+		}
 		c.opts = append(c.opts, &server.Options{
 			ServerName: "n" + strconv.Itoa(i+1),
 			Host:       "127.0.0.1",
@@ -44,11 +65,12 @@ func StartJetStreamCluster(t testing.TB, n int) *Cluster {
 			NoLog:      true,
 			MaxPayload: 8 << 20, // as the embedded server: every node must agree
 			Cluster: server.ClusterOpts{
-				Name: "ledgersync-test",
-				Host: "127.0.0.1",
-				Port: port(t, strings.TrimPrefix(routeURLs[i], "nats://")),
+				Name:      "ledgersync-test",
+				Host:      "127.0.0.1",
+				Port:      port(t, routeAddrs[i]),
+				Advertise: nowhere,
 			},
-			Routes: server.RoutesFromStr(strings.Join(routeURLs, ",")),
+			Routes: server.RoutesFromStr(strings.Join(routes, ",")),
 		})
 	}
 	t.Cleanup(func() {
@@ -125,12 +147,46 @@ func (c *Cluster) Shutdown(i int) {
 	}
 }
 
-// Restart starts node i again on its ports and store dir.
+// Crash stops node i as a killed process (or a lost machine) stops: its
+// routes are cut first, so the leaderships it holds are not handed over
+// and its peers learn of the loss only by its silence (raft's election
+// timeout); then it shuts down, dropping its clients' connections.
+// Crashing a node that is down does nothing.
+func (c *Cluster) Crash(i int) {
+	if c.servers[i] == nil {
+		return
+	}
+	c.cut(i, true)
+	// Every route went through the proxies (none is left once they are
+	// cut), or this would be a clean shutdown under another name.
+	ns := c.servers[i]
+	WaitFor(c.t, 10*time.Second, c.Name(i)+" cut off from its peers", func() bool { return ns.NumRoutes() == 0 })
+	c.Shutdown(i)
+}
+
+// cut cuts node i's routes to and from every peer, or restores them.
+func (c *Cluster) cut(i int, cut bool) {
+	for j := range c.links {
+		for _, p := range []*Proxy{c.links[i][j], c.links[j][i]} {
+			switch {
+			case p == nil:
+			case cut:
+				p.Cut()
+			default:
+				p.Restore()
+			}
+		}
+	}
+}
+
+// Restart starts node i again on its ports and store dir (after a crash,
+// with its routes restored).
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	if c.servers[i] != nil {
 		c.t.Fatalf("cluster node %s is already running", c.Name(i))
 	}
+	c.cut(i, false)
 	c.start(i)
 }
 
@@ -201,4 +257,37 @@ func (c *Cluster) StreamStates() (map[string]map[string]server.StreamState, erro
 		out[c.Name(i)] = states
 	}
 	return out, nil
+}
+
+// RestartableAddr returns a free loopback host:port below the kernel's
+// ephemeral range, for a server a test stops and starts again on the same
+// address (a cluster node, a restarted process). FreeAddr's ports come from
+// the ephemeral range, from which the kernel also picks the local port of
+// every outgoing connection: while such a server is down, a connection of
+// any process on the machine can take its port and the restart fails with
+// "address already in use". Ports outside that range are only ever taken
+// on purpose.
+func RestartableAddr(t testing.TB) string {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	const from = 10000
+	if low-from < 1000 {
+		return FreeAddr(t)
+	}
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(from+rand.IntN(low-from)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatalf("no free port in %d-%d", from, low-1)
+	return ""
 }

@@ -335,6 +335,11 @@ func (s *Service) publishLane(ctx context.Context, conn string, source streams.S
 func (s *Service) publishRun(ctx context.Context, conn string, source streams.System, recs []ingested, lane streams.Lane, run string) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
 	envs := make([]envelope.Envelope, 0, len(recs))
+	// The rows are dated before the publish: the transformer may handle a
+	// record, and the resolver record it as synced (an echo, nothing to
+	// write), before its publish ack is read here, and a later ingestor row
+	// would leave the record "pending" in the status views.
+	at := s.now().UTC()
 	for _, r := range recs {
 		payload, err := json.Marshal(r.rec)
 		if err != nil {
@@ -363,33 +368,62 @@ func (s *Service) publishRun(ctx context.Context, conn string, source streams.Sy
 		// A stream electing a new leader (a cluster node lost) refuses
 		// publishes for a few seconds: sent again rather than left to the
 		// next poll.
-		duplicate, err := natsconn.AwaitPublished(ctx, s.js, f, 20*time.Second)
+		ack, retried, err := natsconn.AwaitPublishedAck(ctx, s.js, f, 20*time.Second)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("publish %s: %w", f.Msg().Subject, err))
 		}
-		if duplicate {
-			// Published before (a webhook and a poll saw the same change):
-			// the stream dropped it, so no stage follows it; a row here
-			// would leave the record "pending" after it synced.
-			continue
+		rowAt := at
+		if ack.Duplicate {
+			if !retried {
+				// Published before (a webhook and a poll saw the same
+				// change): the stream dropped it, so no stage follows it;
+				// a row here would leave the record "pending" after it
+				// synced.
+				continue
+			}
+			// Sent again during an election and found stored: by our first
+			// attempt, or by an earlier publish of the same change, whose
+			// record may have synced long ago. Dated when it was stored
+			// (the same event id as that publish's row), the row never
+			// comes after the stages that followed it.
+			stored, ok := s.storedAt(ctx, ack)
+			if !ok {
+				continue // unknown: no row rather than one that may come after the record synced
+			}
+			if stored.Before(rowAt) {
+				rowAt = stored
+			}
 		}
-		s.recordSuccess(envs[i], recs[i].rec.Deleted)
+		s.recordSuccess(envs[i], recs[i].rec.Deleted, rowAt)
 		pipeline.CountRecords(Stage, string(envs[i].Object), pipeline.OutcomeOK, 1)
 	}
 	return nil
 }
 
+// storedAt is when the stream stored the message an ack names.
+func (s *Service) storedAt(ctx context.Context, ack *jetstream.PubAck) (time.Time, bool) {
+	st, err := s.js.Stream(ctx, ack.Stream)
+	if err != nil {
+		return time.Time{}, false
+	}
+	m, err := st.GetMsg(ctx, ack.Sequence)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return m.Time.UTC(), true
+}
+
 // recordSuccess emits the activity row of a published record (best effort:
 // the record itself is already safely in the stream).
-func (s *Service) recordSuccess(env envelope.Envelope, deleted bool) {
+func (s *Service) recordSuccess(env envelope.Envelope, deleted bool, at time.Time) {
 	action := "fetch"
 	if deleted {
 		action = "delete"
 	}
-	ev := activity.Event{EventID: activity.DerivedID(Stage, env.MsgID()), Time: s.now().UTC(), Connection: env.Connection,
+	ev := activity.Event{EventID: activity.DerivedID(Stage, env.MsgID()), Time: at, Connection: env.Connection,
 		Object: string(env.Object), RecordKey: env.RecordKey(), SourceSystem: string(env.Source), Stage: Stage,
 		Action: action, Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
 	if env.Source == streams.SystemQBO {

@@ -104,7 +104,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		out.Stage, out.Target, out.Payload = streams.StageResolved, tr.Target, payload
 		outs = append(outs, out)
 	}
-	if err := h.activity.Publish(ctx, ev); err != nil {
+	if err := pipeline.RecordActivity(ctx, h.activity, ev); err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
 	}
 	return outs, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -23,12 +24,16 @@ import (
 // TestClusteredNATSSurvivesALostNode runs the pipeline against a 3-node
 // JetStream cluster (NATS_URL lists every node, NATS_REPLICAS=3) and shuts
 // one node down while contacts flow from HubSpot to QBO: the leader of the
-// stream the writer consumes (or the meta leader). The node comes back on
-// its own store. Every contact reaches QBO exactly once, linked, nothing is
-// dead-lettered or failed, ClickHouse has the writer's outcome of every
-// contact, and the restarted node holds the same streams as the others.
+// stream the writer consumes, the meta leader, or a follower (a node
+// leading neither); and crashes the stream's leader (cut off from its
+// peers before it stops: no leadership handed over). The node comes back
+// on its own store. Every contact
+// reaches QBO exactly once, linked, nothing is dead-lettered or failed,
+// ClickHouse has the writer's outcome of every contact and shows every
+// contact, and the customer it came back as, synced in record_status, and
+// the restarted node holds the same streams as the others.
 func TestClusteredNATSSurvivesALostNode(t *testing.T) {
-	for _, lose := range []string{"resolved stream leader", "meta leader"} {
+	for _, lose := range []string{"resolved stream leader", "meta leader", "follower", "crashed resolved stream leader"} {
 		t.Run(strings.ReplaceAll(lose, " ", "_"), func(t *testing.T) { testLoseANode(t, lose) })
 	}
 }
@@ -106,9 +111,13 @@ func testLoseANode(t *testing.T, lose string) {
 	}()
 	testutil.WaitFor(t, 30*time.Second, "records written to QBO", func() bool { return countCustomers(ctx, d.qc) >= seeded/2 })
 
+	role, crash := strings.CutPrefix(lose, "crashed ")
 	victim := cl.StreamLeader(streams.StreamResolved)
-	if lose == "meta leader" {
+	switch role {
+	case "meta leader":
 		victim = cl.MetaLeader()
+	case "follower":
+		victim = follower(cl)
 	}
 	if victim < 0 {
 		t.Fatalf("no %s to shut down", lose)
@@ -123,7 +132,11 @@ func testLoseANode(t *testing.T, lose string) {
 		cl.Name(victim), lose, name(cl.MetaLeader()), streams.StreamResolved, name(cl.StreamLeader(streams.StreamResolved)),
 		name(cl.ConsumerLeader(streams.StreamResolved, streams.WriterConsumer(streams.ObjectContact, streams.LaneLive))), countCustomers(ctx, d.qc))
 	down := time.Now()
-	cl.Shutdown(victim)
+	if crash {
+		cl.Crash(victim) // no leadership handed over: the others elect after a timeout
+	} else {
+		cl.Shutdown(victim)
+	}
 	// Records keep flowing on the two nodes left.
 	before := countCustomers(ctx, d.qc)
 	testutil.WaitFor(t, 20*time.Second, "writes while a node is down", func() bool { return countCustomers(ctx, d.qc) >= before+10 })
@@ -193,6 +206,23 @@ func testLoseANode(t *testing.T, lose string) {
 	}, func() string {
 		return fmt.Sprintf("%d contacts with the writer's outcome in ClickHouse, want %d; %d failed rows", recorded, want, failed)
 	})
+
+	// The status views: every contact synced, and the customer it became,
+	// whose echo came back from QBO, synced too; nothing pending or
+	// failing (a stage's late row after a redelivery across the election
+	// would leave a record pending).
+	t.Logf("the writer's outcome of every contact in ClickHouse after %v", since())
+	var hsSynced, qboSynced, notSynced uint64
+	waitOr(t, 60*time.Second, func() bool {
+		_ = d.activity().Conn().QueryRow(ctx, "SELECT countIf(status = 'synced' AND record_key LIKE 'hubspot:%'), "+
+			"countIf(status = 'synced' AND record_key LIKE 'qbo:%'), countIf(status != 'synced') FROM record_status FINAL WHERE object = 'contact'").
+			Scan(&hsSynced, &qboSynced, &notSynced)
+		return hsSynced == uint64(want) && qboSynced == uint64(want) && notSynced == 0
+	}, func() string {
+		return fmt.Sprintf("record_status: %d HubSpot contacts and %d QBO customers synced, want %d each; %d records not synced: %s",
+			hsSynced, qboSynced, want, notSynced, notSyncedRecords(ctx, d.activity()))
+	})
+	t.Logf("every contact and customer synced in record_status after %v", since())
 
 	// The restarted node caught up: all three hold the same streams.
 	var last string
@@ -320,4 +350,43 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// follower is a node leading neither the meta group, the stream the writer
+// consumes nor the writer's contact consumer (when one is left), or -1.
+func follower(cl *testutil.Cluster) int {
+	busy := map[int]bool{cl.MetaLeader(): true, cl.StreamLeader(streams.StreamResolved): true}
+	fallback := -1
+	for i := range cl.Size() {
+		if busy[i] {
+			continue
+		}
+		if fallback < 0 {
+			fallback = i
+		}
+		if i != cl.ConsumerLeader(streams.StreamResolved, streams.WriterConsumer(streams.ObjectContact, streams.LaneLive)) {
+			return i
+		}
+	}
+	return fallback
+}
+
+// notSyncedRecords lists the contact records record_status does not show
+// synced, with the latest row's stage and outcome, for a failure message.
+func notSyncedRecords(ctx context.Context, store *activity.Store) string {
+	rows, err := store.Conn().Query(ctx, "SELECT record_key, status, stage, outcome, error_code FROM record_status FINAL "+
+		"WHERE object = 'contact' AND status != 'synced' ORDER BY record_key LIMIT 20")
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var key, status, stage, outcome, code string
+		if err := rows.Scan(&key, &status, &stage, &outcome, &code); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("%s %s (%s %s %s)", key, status, stage, outcome, code))
+	}
+	return strings.Join(out, "; ")
 }

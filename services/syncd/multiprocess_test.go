@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
+	"github.com/ledgersync/ledgersync/streams"
 )
 
 // buildBinaries builds syncd and a standalone nats-server from the module.
@@ -69,6 +72,7 @@ func (p *proc) kill(sig syscall.Signal) {
 		return
 	}
 	_ = p.cmd.Process.Signal(sig)
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // in case the test froze it
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
@@ -79,6 +83,30 @@ func (p *proc) kill(sig syscall.Signal) {
 	}
 }
 
+// terminate sends SIGTERM, as Kubernetes does, and waits for the process
+// to end by itself within grace (the pod's terminationGracePeriod). It
+// answers the exit error (nil for status 0), or an error saying it had to
+// be killed.
+func (p *proc) terminate(grace time.Duration) error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("%s still running %v after SIGTERM; killed", p.name, grace)
+	}
+}
+
+func (p *proc) full() string {
+	b, _ := os.ReadFile(p.log.Name())
+	return string(b)
+}
+
 func (p *proc) tail() string {
 	b, _ := os.ReadFile(p.log.Name())
 	if len(b) > 3000 {
@@ -87,22 +115,36 @@ func (p *proc) tail() string {
 	return string(b)
 }
 
-// TestSeparateProcessesSurviveAKilledWriter runs every target as its own
-// syncd process against a standalone nats-server, kills the writer with
-// SIGKILL in the middle of the first sync and starts it again: the end
-// state has no duplicate and no lost record.
-func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
+// TestSeparateProcessesSurviveKilledAndStoppedServices runs every target as
+// its own syncd process against a standalone nats-server while the demo's
+// first sync runs and contacts keep coming from HubSpot's UI. Each service
+// of the data path (activitysink, writer, transformer, resolver, ingestor)
+// is killed with SIGKILL and started again, one after the other; then each
+// is stopped with SIGTERM, the drain path, and must exit by itself with
+// status 0 within its terminationGracePeriod, and is started again. A
+// consumer is signalled with messages in its hands: it is frozen (SIGSTOP)
+// until its consumer has delivered it messages it cannot have acked.
+// The end state: every contact and customer exactly once on each side and
+// linked, nothing lost, and in ClickHouse every record synced (none
+// pending) with at most one create per record.
+func TestSeparateProcessesSurviveKilledAndStoppedServices(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
+	began := time.Now()
+	since := func() time.Duration { return time.Since(began).Round(100 * time.Millisecond) }
 	syncdBin, natsBin := buildBinaries(t)
 	natsAddr := testutil.FreeAddr(t)
 	_, natsPort, _ := strings.Cut(natsAddr, ":")
 	spawn(t, "nats-server", natsBin, []string{"-js", "-sd", t.TempDir(), "-a", "127.0.0.1", "-p", natsPort}, nil)
 
 	ch := testutil.ClickHouse(t)
-	hsAddr, qboAddr, ingestAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
+	hsAddr, qboAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	httpAddrs := map[string]string{}
+	for _, target := range []string{"sim", "demo", "ingestor", "transformer", "resolver", "writer", "activitysink"} {
+		httpAddrs[target] = testutil.RestartableAddr(t) // started again on it
+	}
 	env := map[string]string{
 		"NATS_URL":                "nats://" + natsAddr,
 		"LOG_FORMAT":              "json",
@@ -115,8 +157,8 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 		"SIM_QBO_ADDR":            qboAddr,
 		"SIM_HUBSPOT_THROTTLE":    "off",
 		"SIM_QBO_THROTTLE":        "off",
-		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + ingestAddr + "/webhooks/hubspot",
-		"SIM_QBO_WEBHOOK_URL":     "http://" + ingestAddr + "/webhooks/qbo",
+		"SIM_HUBSPOT_WEBHOOK_URL": "http://" + httpAddrs["ingestor"] + "/webhooks/hubspot",
+		"SIM_QBO_WEBHOOK_URL":     "http://" + httpAddrs["ingestor"] + "/webhooks/qbo",
 		"QBO_WEBHOOK_VERIFIER":    "sim-verifier",
 		"HUBSPOT_CLIENT_ID":       "sim-hs-client",
 		"HUBSPOT_CLIENT_SECRET":   "sim-hs-secret",
@@ -125,16 +167,6 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 		"QBO_TOKEN_URL":           "http://" + qboAddr + "/oauth2/v1/tokens/bearer",
 		"INGESTOR_POLL_INTERVAL":  "2s",
 		"WRITER_BACKFILL_WORKERS": "4",
-	}
-	with := func(extra map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range env {
-			out[k] = v
-		}
-		for k, v := range extra {
-			out[k] = v
-		}
-		return out
 	}
 	// The Job of a real deployment: create the topology once (retried
 	// while the server starts).
@@ -149,23 +181,41 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 	if !strings.Contains(string(ensureOut), "created") {
 		t.Fatalf("streams ensure created nothing:\n%s", ensureOut)
 	}
-	run := func(target, httpAddr string) *proc {
-		return spawn(t, target, syncdBin, []string{"run", "-target=" + target}, with(map[string]string{"SYNC_HTTP_ADDR": httpAddr}))
-	}
 	procs := map[string]*proc{}
-	for _, target := range []string{"sim", "activitysink", "transformer", "resolver", "demo"} {
-		procs[target] = run(target, testutil.FreeAddr(t))
+	var incarnations []*proc // every process started, for a failure's logs
+	run := func(target string) {
+		e := map[string]string{"SYNC_HTTP_ADDR": httpAddrs[target]}
+		for k, v := range env {
+			e[k] = v
+		}
+		procs[target] = spawn(t, fmt.Sprintf("%s-%d", target, len(incarnations)), syncdBin, []string{"run", "-target=" + target}, e)
+		incarnations = append(incarnations, procs[target])
 	}
-	procs["ingestor"] = run("ingestor", ingestAddr)
-	writerAddr := testutil.FreeAddr(t)
-	procs["writer"] = run("writer", writerAddr)
-	defer func() {
-		if t.Failed() {
-			for name, p := range procs {
-				t.Logf("--- %s log tail:\n%s", name, p.tail())
+	ready := func(target string) {
+		t.Helper()
+		testutil.WaitFor(t, 30*time.Second, target+" ready", func() bool {
+			resp, err := http.Get("http://" + httpAddrs[target] + "/readyz")
+			if err != nil {
+				return false
 			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+	}
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range incarnations {
+			keepLogs(t, p.name, p.full())
+			t.Logf("--- %s log tail:\n%s", p.name, p.tail())
 		}
 	}()
+	run("sim")
+	ready("sim")
+	for _, target := range []string{"activitysink", "transformer", "resolver", "demo", "ingestor", "writer"} {
+		run(target)
+	}
 
 	store, err := activity.Open(ch, logging.Discard())
 	if err != nil {
@@ -173,40 +223,181 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	written := func() uint64 {
-		var n uint64
-		_ = store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success'").Scan(&n)
-		return n
-	}
-	testutil.WaitFor(t, 120*time.Second, "the writer to be halfway through the first sync", func() bool { return written() >= 60 })
-	procs["writer"].kill(syscall.SIGKILL)
-	killedAt := written()
-	t.Logf("writer killed after %d writes", killedAt)
-	time.Sleep(time.Second)
-	procs["writer"] = run("writer", writerAddr)
-
-	// Wait until every stage has nothing left.
 	nc, err := nats.Connect("nats://" + natsAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	idle := func() bool { return idleStages(ctx, js) }
-	testutil.WaitFor(t, 240*time.Second, "the first sync to finish after the restart", func() bool {
+	written := func() uint64 {
+		var n uint64
+		_ = store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success'").Scan(&n)
+		return n
+	}
+
+	// Contacts made in HubSpot's UI, one every 100 ms, until the last
+	// service is back: every stage has work while it is signalled.
+	liveCtx, stopLive := context.WithCancel(ctx)
+	liveDone := make(chan struct{})
+	var liveMade []string
+	var liveErr error
+	go func() {
+		defer close(liveDone)
+		for i := 0; liveCtx.Err() == nil; i++ {
+			email := fmt.Sprintf("live%03d@multi.example", i)
+			body := fmt.Sprintf(`{"properties":{"email":%q,"firstname":"Live","lastname":"Multi %03d"}}`, email, i)
+			resp, err := http.Post("http://"+hsAddr+"/_sim/ui/contacts", "application/json", strings.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					err = fmt.Errorf("sim UI create answered %d", resp.StatusCode)
+				}
+			}
+			if err != nil {
+				liveErr = err
+				return
+			}
+			liveMade = append(liveMade, email)
+			select {
+			case <-liveCtx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { stopLive(); <-liveDone }()
+
+	// consumersOf names the durable consumers a target pulls from.
+	consumersOf := func(target string) [][2]string {
+		switch target {
+		case "transformer":
+			return [][2]string{{streams.StreamIngested, streams.ConsumerTransformer}}
+		case "resolver":
+			return [][2]string{{streams.StreamTransformed, streams.ConsumerResolver}}
+		case "activitysink":
+			return [][2]string{{streams.StreamActivity, streams.ConsumerActivitySink}}
+		case "writer":
+			var cs [][2]string
+			for _, o := range streams.Objects {
+				cs = append(cs, [2]string{streams.StreamResolved, streams.WriterConsumer(o, streams.LaneLive)},
+					[2]string{streams.StreamResolved, streams.WriterConsumer(o, streams.LaneBackfill)})
+			}
+			return cs
+		}
+		return nil
+	}
+	infos := func(target string) []*jetstream.ConsumerInfo {
+		var out []*jetstream.ConsumerInfo
+		for _, c := range consumersOf(target) {
+			cons, err := js.Consumer(ctx, c[0], c[1])
+			if err != nil {
+				return nil
+			}
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return nil
+			}
+			out = append(out, info)
+		}
+		return out
+	}
+	// freezeWithWork stops a consumer process (SIGSTOP) and waits until
+	// its consumers delivered it messages after that: messages it holds
+	// and cannot have acked. A pull that ran out while it was frozen gets
+	// it thawed until it pulls again, and frozen anew.
+	freezeWithWork := func(target string) {
+		t.Helper()
+		p := procs[target]
+		for attempt := 1; ; attempt++ {
+			testutil.WaitFor(t, 20*time.Second, target+" pulling", func() bool {
+				for _, info := range infos(target) {
+					if info.NumWaiting > 0 {
+						return true
+					}
+				}
+				return false
+			})
+			if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			before := map[string]uint64{}
+			for _, info := range infos(target) {
+				before[info.Name] = info.Delivered.Consumer
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for time.Now().Before(deadline) {
+				for _, info := range infos(target) {
+					if info.Delivered.Consumer > before[info.Name] && info.NumAckPending > 0 {
+						t.Logf("%s frozen with %d messages delivered and not acked on %s", target, info.NumAckPending, info.Name)
+						return
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if attempt == 3 {
+				t.Fatalf("%s was delivered nothing while frozen, %d times", target, attempt)
+			}
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+
+	// The first sync under way: the activity sink first (its AckWait, the
+	// longest, runs out while the others are signalled), then the writer
+	// with a backlog, then the rest.
+	dataPath := []string{"activitysink", "writer", "transformer", "resolver", "ingestor"}
+	for _, target := range dataPath {
+		if target == "writer" {
+			testutil.WaitFor(t, 120*time.Second, "the writer to be under way", func() bool { return written() >= 60 })
+		}
+		if target != "ingestor" {
+			freezeWithWork(target)
+		}
+		procs[target].kill(syscall.SIGKILL)
+		t.Logf("%s SIGKILLed after %v, %d writes recorded", target, since(), written())
+		run(target)
+		ready(target)
+	}
+	for _, target := range dataPath {
+		if target != "ingestor" {
+			freezeWithWork(target)
+		}
+		stopped := time.Now()
+		// terminationGracePeriodSeconds of every deployment (deploy/k8s/base).
+		if err := procs[target].terminate(40 * time.Second); err != nil {
+			t.Errorf("%s on SIGTERM: %v (want a clean exit within the grace period)", target, err)
+		}
+		t.Logf("%s drained and exited in %v after SIGTERM, %d writes recorded", target, time.Since(stopped).Round(10*time.Millisecond), written())
+		run(target)
+		ready(target)
+	}
+	stopLive()
+	<-liveDone
+	if liveErr != nil {
+		t.Fatal(liveErr)
+	}
+	t.Logf("%d contacts made in HubSpot's UI while services were killed and stopped; all signalled after %v", len(liveMade), since())
+
+	// Wait until every stage, the activity sink included, has nothing left.
+	idle := func() bool {
+		if !idleStages(ctx, js) {
+			return false
+		}
+		for _, info := range infos("activitysink") {
+			if info.NumPending > 0 || info.NumAckPending > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	testutil.WaitFor(t, 240*time.Second, "every stage idle", func() bool {
 		if !idle() {
 			return false
 		}
 		time.Sleep(3 * time.Second) // echoes and polls still arriving
 		return idle()
 	})
-	if written() <= killedAt {
-		t.Fatal("nothing was written after the restart")
-	}
+	t.Logf("every stage idle after %v", since())
 
-	// The end state: every customer with an email has exactly one contact
-	// and every contact exactly one customer, unless its record failed with
-	// a category (the demo plans a duplicate display name).
+	// Both sides: every email once on each side.
 	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -251,32 +442,127 @@ func TestSeparateProcessesSurviveAKilledWriter(t *testing.T) {
 			byEmail[e] = append(byEmail[e], c.ID)
 		}
 	}
-	failing := map[string]bool{}
-	rows, err := store.Conn().Query(ctx, "SELECT record_key FROM record_status FINAL WHERE status = 'failing'")
+
+	// ClickHouse: each contact record's latest status.
+	status := map[string]string{} // record key -> status
+	rows, err := store.Conn().Query(ctx, "SELECT record_key, status FROM record_status FINAL WHERE object = 'contact'")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
-		var k string
-		_ = rows.Scan(&k)
-		failing[k] = true
+		var k, s string
+		if err := rows.Scan(&k, &s); err != nil {
+			t.Fatal(err)
+		}
+		status[k] = s
 	}
 	rows.Close()
+	failing := func(key string) bool { return status[key] == activity.StatusFailing }
+
+	// The links: HubSpot contact id -> QBO customer id.
+	linked := map[string]string{}
+	kv, err := js.KeyValue(ctx, streams.BucketLinks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var l links.Link
+		if json.Unmarshal(e.Value(), &l) == nil && l.Object == streams.ObjectContact {
+			linked[l.Sides[streams.SystemHubSpot].ID] = l.Sides[streams.SystemQBO].ID
+		}
+	}
+
 	for email, ids := range byEmail {
 		if len(ids) > 1 {
 			t.Errorf("%d QBO customers share %s: a duplicate", len(ids), email)
 		}
-		if len(contacts[email]) == 0 && !failing["qbo:"+ids[0]] {
+		if len(contacts[email]) == 0 && !failing("qbo:"+ids[0]) {
 			t.Errorf("QBO customer %s (%s) has no HubSpot contact and no failure", ids[0], email)
 		}
 	}
+	pairs := 0
 	for email, ids := range contacts {
-		if len(byEmail[email]) == 0 && !failing["hubspot:"+ids[0]] {
-			t.Errorf("HubSpot contact %s (%s) has no QBO customer and no failure", ids[0], email)
+		if len(ids) > 1 {
+			t.Errorf("%d HubSpot contacts share %s: a duplicate", len(ids), email)
+		}
+		qboIDs := byEmail[email]
+		if len(qboIDs) == 0 {
+			if !failing("hubspot:" + ids[0]) {
+				t.Errorf("HubSpot contact %s (%s) has no QBO customer and no failure", ids[0], email)
+			}
+			continue
+		}
+		pairs++
+		if linked[ids[0]] != qboIDs[0] {
+			t.Errorf("HubSpot contact %s and QBO customer %s (%s) are not linked (link: %q)", ids[0], qboIDs[0], email, linked[ids[0]])
+		}
+		// Both records' latest status: synced (the written side's echo
+		// is recognised, which is synced too).
+		for _, key := range []string{"hubspot:" + ids[0], "qbo:" + qboIDs[0]} {
+			if s := status[key]; s != activity.StatusSynced {
+				t.Errorf("record %s (%s) is %q in record_status, want synced", key, email, s)
+			}
 		}
 	}
-	t.Logf("%d customers with email, %d contacts with email, %d records failing with a category", len(byEmail), len(contacts), len(failing))
+	for _, email := range liveMade {
+		if len(contacts[email]) != 1 || len(byEmail[email]) != 1 {
+			t.Errorf("contact made in the UI %s: %d in HubSpot, %d in QBO; want 1 and 1", email, len(contacts[email]), len(byEmail[email]))
+		}
+	}
+	byStatus := map[string]int{}
+	for key, s := range status {
+		byStatus[s]++
+		if s == activity.StatusPending {
+			t.Errorf("record %s still pending in record_status after every stage went idle; its activity:\n%s", key, timeline(t, store, key))
+		}
+	}
+	// One create per record, whatever was redelivered.
+	dupRows, err := store.Conn().Query(ctx, `SELECT object, record_key, groupArray(event_id), groupArray(message_id) FROM sync_activity FINAL
+		WHERE stage = 'writer' AND outcome = 'success' AND action = 'create' GROUP BY object, record_key HAVING count() > 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dupRows.Next() {
+		var object, key string
+		var events, msgs []string
+		if err := dupRows.Scan(&object, &key, &events, &msgs); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("%s %s created more than once by the writer: events %v, messages %v", object, key, events, msgs)
+	}
+	dupRows.Close()
+	t.Logf("%d customers with email, %d contacts with email, %d linked pairs, contact statuses %v; %v in all",
+		len(byEmail), len(contacts), pairs, byStatus, since())
 	if len(byEmail) < 150 || len(contacts) < 150 {
 		t.Fatalf("the first sync did not run: %d customers, %d contacts", len(byEmail), len(contacts))
 	}
+}
+
+// timeline lists a contact record's activity rows, oldest first, for a
+// failure message.
+func timeline(t *testing.T, store *activity.Store, key string) string {
+	rows, err := store.Conn().Query(context.Background(), `SELECT ts_us, stage, outcome, action, message_id, event_id FROM sync_activity
+		WHERE object = 'contact' AND record_key = ? ORDER BY ts_us`, key)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var us uint64
+		var stage, outcome, action, msg, ev string
+		if err := rows.Scan(&us, &stage, &outcome, &action, &msg, &ev); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "  %s %-12s %-12s %-8s %s %s\n", time.UnixMicro(int64(us)).UTC().Format("15:04:05.000000"), stage, outcome, action, msg, ev)
+	}
+	return b.String()
 }

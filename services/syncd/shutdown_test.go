@@ -42,7 +42,9 @@ func TestGracefulShutdownMidFirstSyncLosesAndDuplicatesNothing(t *testing.T) {
 		}
 	}
 
-	natsAddr := testutil.FreeAddr(t)
+	// Restarted on the same address: one the kernel never hands out to an
+	// outgoing connection meanwhile.
+	natsAddr := testutil.RestartableAddr(t)
 	same := map[string]string{"SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr,
 		"SYNC_SHUTDOWN_TIMEOUT": shutdownTimeout.String(), "ACTIVITYSINK_FLUSH_INTERVAL": "200ms", "SIM_QBO_THROTTLE": "on"}
 	d.start(same)

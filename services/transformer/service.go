@@ -77,8 +77,9 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		out.Stage, out.Payload = streams.StageTransformed, payload
 		outs = append(outs, out)
 	}
-	// The event is stored before the input is acked: no silent gap in history.
-	if err := h.activity.Publish(ctx, ev); err != nil {
+	// The event is stored before the input is acked: no silent gap in
+	// history (after the outputs: see pipeline.PublishOutputs).
+	if err := pipeline.RecordActivity(ctx, h.activity, ev); err != nil {
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
 	}
 	return outs, nil
