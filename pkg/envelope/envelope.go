@@ -6,11 +6,12 @@ package envelope
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/streams"
 )

@@ -15,7 +15,6 @@ package hubspot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json"
 	"golang.org/x/oauth2"
 
 	"github.com/ledgersync/ledgersync/pkg/apimetrics"

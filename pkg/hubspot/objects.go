@@ -2,11 +2,12 @@ package hubspot
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )

@@ -215,32 +215,64 @@ func (s *Store) Get(ctx context.Context, conn string, object streams.Object, pai
 // other side joins that link (an existing customer with the email is
 // linked, never duplicated).
 func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string) (Link, uint64, error) {
+	l, rev, _, err := s.resolve(ctx, conn, object, system, id, match, nil)
+	return l, rev, err
+}
+
+// ResolveCommit is Resolve followed by CommitAt with edit, one write
+// shorter for a record seen the first time: its new link is created with
+// edit already applied. edit sees the link as it stands and may run more
+// than once (a compare-and-set conflict, a record that joins another
+// link), so whatever it decides must be decided inside it.
+func (s *Store) ResolveCommit(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string,
+	edit func(*Link) error) (Link, error) {
+	l, rev, committed, err := s.resolve(ctx, conn, object, system, id, match, edit)
+	if err != nil || committed {
+		return l, err
+	}
+	return s.CommitAt(ctx, l, rev, edit)
+}
+
+// resolve is Resolve; with edit, a link it creates is created edited
+// (committed true), and any other link is returned as read, to commit.
+func (s *Store) resolve(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string,
+	edit func(*Link) error) (Link, uint64, bool, error) {
 	if pair, ok, err := s.lookup(ctx, idKey(conn, object, system, id)); err != nil {
-		return Link{}, 0, err
+		return Link{}, 0, false, err
 	} else if ok {
-		return s.Get(ctx, conn, object, pair)
+		l, rev, err := s.Get(ctx, conn, object, pair)
+		return l, rev, false, err
 	}
 	// A new pair named after this record. The link exists before any index
 	// entry points at it, so whoever finds a claim also finds its link.
 	pair := string(system) + "-" + safe(id)
 	l := Link{Pair: pair, Connection: conn, Object: object, MatchKey: match, UpdatedAt: s.now().UTC(),
 		Sides: map[streams.System]Side{system: {ID: id}}}
-	body, _ := json.Marshal(l)
+	if edit != nil {
+		if err := edit(&l); err != nil {
+			return Link{}, 0, false, err
+		}
+	}
+	body, err := json.Marshal(l)
+	if err != nil {
+		return Link{}, 0, false, err
+	}
 	created, err := s.links.Create(ctx, linkKey(conn, object, pair), body)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return Link{}, 0, err
+		return Link{}, 0, false, err
 	}
 	holder, err := s.claim(ctx, idKey(conn, object, system, id), pair)
 	if err != nil {
-		return Link{}, 0, err
+		return Link{}, 0, false, err
 	}
 	if holder != pair {
-		return s.Get(ctx, conn, object, holder)
+		l, rev, err := s.Get(ctx, conn, object, holder)
+		return l, rev, false, err
 	}
 	if match != "" {
 		owner, err := s.claim(ctx, matchKey(conn, object, match), pair)
 		if err != nil {
-			return Link{}, 0, err
+			return Link{}, 0, false, err
 		}
 		if owner != pair {
 			// Another record holds the match key: join its link if that has
@@ -258,21 +290,23 @@ func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object,
 			switch {
 			case err == nil:
 				if _, err := s.index.Put(ctx, idKey(conn, object, system, id), []byte(owner)); err != nil {
-					return Link{}, 0, err
+					return Link{}, 0, false, err
 				}
 				_ = s.links.Delete(ctx, linkKey(conn, object, pair))
-				return s.Get(ctx, conn, object, owner)
+				l, rev, err := s.Get(ctx, conn, object, owner)
+				return l, rev, false, err
 			case !errors.Is(err, errTaken):
-				return Link{}, 0, err
+				return Link{}, 0, false, err
 			}
 		}
 	}
 	if created != 0 {
 		// Ours, as written: no need to read it back. Should another record
 		// join it meanwhile, a Commit at this revision notices.
-		return l, created, nil
+		return l, created, edit != nil, nil
 	}
-	return s.Get(ctx, conn, object, pair)
+	l, rev, err := s.Get(ctx, conn, object, pair)
+	return l, rev, false, err
 }
 
 var errTaken = errors.New("side already linked")

@@ -144,3 +144,103 @@ func TestCommitAtAStaleRevisionKeepsTheOtherWritersChange(t *testing.T) {
 		t.Fatalf("CommitAt edited the caller's link: %+v", l.Sides)
 	}
 }
+
+// ResolveCommit gives the edit the link as it stands in every case: a
+// first sight's new link (created edited, in one write), the link of a
+// record already seen, and the link of the other side's record it joins by
+// match key; and every concurrent edit lands.
+func TestResolveCommitEditsTheLinkAsItStands(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		before    func(context.Context, *links.Store) error
+		sys       streams.System
+		id, match string
+		wantPair  string
+		wantOther string // the other side's id the edit must see
+		wantRev   uint64 // the link's revision after the call; 0: not checked
+	}{
+		{name: "first sight", sys: streams.SystemHubSpot, id: "h1", match: "a@example.com", wantPair: "hubspot-h1", wantRev: 1},
+		{name: "seen before", sys: streams.SystemHubSpot, id: "h1", match: "a@example.com", wantPair: "hubspot-h1", wantRev: 2,
+			before: func(ctx context.Context, s *links.Store) error {
+				_, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemHubSpot, "h1", "a@example.com")
+				return err
+			}},
+		{name: "joins the other side's link", sys: streams.SystemHubSpot, id: "h1", match: "a@example.com", wantPair: "qbo-q1", wantOther: "q1",
+			before: func(ctx context.Context, s *links.Store) error {
+				_, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "q1", "a@example.com")
+				return err
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := store(t)
+			ctx := context.Background()
+			if tc.before != nil {
+				if err := tc.before(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var sawOther string
+			got, err := s.ResolveCommit(ctx, "c1", streams.ObjectContact, tc.sys, tc.id, tc.match, func(l *links.Link) error {
+				sawOther = l.Sides[links.Other(tc.sys)].ID
+				sd := l.Sides[tc.sys]
+				sd.Seen = 7
+				l.Sides[tc.sys] = sd
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, rev, err := s.Get(ctx, "c1", streams.ObjectContact, tc.wantPair)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Pair != tc.wantPair || sawOther != tc.wantOther {
+				t.Fatalf("pair %q (want %q), edit saw other side %q (want %q)", got.Pair, tc.wantPair, sawOther, tc.wantOther)
+			}
+			for name, l := range map[string]links.Link{"returned": got, "stored": stored} {
+				if l.Sides[tc.sys].ID != tc.id || l.Sides[tc.sys].Seen != 7 || l.Sides[links.Other(tc.sys)].ID != tc.wantOther {
+					t.Fatalf("%s link: %+v", name, l.Sides)
+				}
+			}
+			if tc.wantRev != 0 && rev != tc.wantRev {
+				t.Fatalf("link at revision %d, want %d (one write per call)", rev, tc.wantRev)
+			}
+			if again, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, tc.sys, tc.id, ""); err != nil || again.Pair != tc.wantPair {
+				t.Fatalf("lookup by id: %q, %v", again.Pair, err)
+			}
+		})
+	}
+	t.Run("races", func(t *testing.T) {
+		s := store(t)
+		ctx := context.Background()
+		// Both sides of each email seen at once: each edit lands on the
+		// one link they end on.
+		var wg sync.WaitGroup
+		for i := 0; i < 50; i++ {
+			for _, sys := range []streams.System{streams.SystemHubSpot, streams.SystemQBO} {
+				wg.Go(func() {
+					if _, err := s.ResolveCommit(ctx, "c1", streams.ObjectContact, sys, fmt.Sprintf("%s%d", sys, i), fmt.Sprintf("u%d@example.com", i),
+						func(l *links.Link) error {
+							sd := l.Sides[sys]
+							sd.Seen++
+							l.Sides[sys] = sd
+							return nil
+						}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		for i := 0; i < 50; i++ {
+			l, ok, err := s.Of(ctx, "c1", streams.ObjectContact, streams.SystemHubSpot, fmt.Sprintf("hubspot%d", i))
+			if err != nil || !ok {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			hs, q := l.Sides[streams.SystemHubSpot], l.Sides[streams.SystemQBO]
+			if q.ID != fmt.Sprintf("qbo%d", i) || hs.Seen != 1 || q.Seen != 1 {
+				t.Fatalf("record %d: %+v", i, l.Sides)
+			}
+		}
+	})
+}

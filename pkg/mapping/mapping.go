@@ -203,7 +203,7 @@ func CustomerDisplayName(first, last, company, email string, fromCompany bool) (
 	default:
 		name = email
 	}
-	name = strings.Join(strings.Fields(strings.NewReplacer(":", " ", "\t", " ", "\n", " ", "\r", " ").Replace(name)), " ")
+	name = strings.Join(strings.Fields(displayNameSpaces.Replace(name)), " ")
 	if name == "" {
 		return "", syncerr.Permanentf(syncerr.CodeValidation, "the contact has no company, name or email to make a QBO display name from")
 	}
@@ -212,3 +212,7 @@ func CustomerDisplayName(first, last, company, email string, fromCompany bool) (
 	}
 	return name, nil
 }
+
+// displayNameSpaces turns what QBO refuses in a display name into spaces
+// (built once: a Replacer builds its tables on first use).
+var displayNameSpaces = strings.NewReplacer(":", " ", "\t", " ", "\n", " ", "\r", " ")

@@ -14,11 +14,12 @@ import (
 func WithLogger(base *slog.Logger) Middleware {
 	return func(next Step) Step {
 		return func(ctx context.Context, d *Delivery) error {
-			l := base.With(logging.KeyStage, d.Stage, logging.KeyMessageID, d.Msg.Headers().Get(jetstream.MsgIDHeader))
+			// One With per delivery: each renders its attributes for the handler.
+			attrs := []any{logging.KeyStage, d.Stage, logging.KeyMessageID, d.Msg.Headers().Get(jetstream.MsgIDHeader)}
 			if d.Meta != nil {
-				l = l.With("stream_seq", d.Meta.Sequence.Stream, "attempt", d.Attempt)
+				attrs = append(attrs, "stream_seq", d.Meta.Sequence.Stream, "attempt", d.Attempt)
 			}
-			return next(logging.IntoContext(ctx, l), d)
+			return next(logging.IntoContext(ctx, base.With(attrs...)), d)
 		}
 	}
 }

@@ -2,11 +2,12 @@ package qbo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )

@@ -2,13 +2,14 @@ package qbo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -194,9 +195,11 @@ func All[T any](ctx context.Context, c *Client, s Select) ([]T, error) {
 // Quote renders s as a query string literal: single quotes, with
 // backslash-escaped quotes and backslashes.
 func Quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-	return "'" + r.Replace(s) + "'"
+	return "'" + quoteEscapes.Replace(s) + "'"
 }
+
+// quoteEscapes is built once: a Replacer builds its tables on first use.
+var quoteEscapes = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // QuoteTime renders t as a quoted date-time literal with an offset.
 func QuoteTime(t time.Time) string { return "'" + t.Format(time.RFC3339) + "'" }

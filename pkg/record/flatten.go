@@ -51,6 +51,18 @@ func FlattenValue(v any) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The writer flattens every record it writes, twice: reading the
+	// marshalled object straight into paths skips building a map of
+	// interfaces first. Anything it does not expect takes the decoder.
+	out := map[string]string{}
+	if rest, ok := flattenObject(b, "", out); ok && len(skipSpace(rest)) == 0 {
+		return out, nil
+	}
+	return flattenDecoded(b)
+}
+
+// flattenDecoded is FlattenValue through a generic decode.
+func flattenDecoded(b []byte) (map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var m map[string]any
@@ -58,6 +70,138 @@ func FlattenValue(v any) (map[string]string, error) {
 		return nil, err
 	}
 	return Flatten(m), nil
+}
+
+// flattenObject reads the JSON object at the start of b into out as
+// Flatten would (scalars by dotted path, arrays and nulls left out) and
+// returns what follows it; ok is false for anything else.
+func flattenObject(b []byte, prefix string, out map[string]string) ([]byte, bool) {
+	b = skipSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return nil, false
+	}
+	b = skipSpace(b[1:])
+	if len(b) > 0 && b[0] == '}' {
+		return b[1:], true
+	}
+	for {
+		key, rest, ok := jsonString(b)
+		if !ok {
+			return nil, false
+		}
+		b = skipSpace(rest)
+		if len(b) == 0 || b[0] != ':' {
+			return nil, false
+		}
+		b = skipSpace(b[1:])
+		path := key
+		if prefix != "" {
+			path = prefix + "." + key
+		}
+		if len(b) == 0 {
+			return nil, false
+		}
+		switch c := b[0]; {
+		case c == '{':
+			b, ok = flattenObject(b, path, out)
+		case c == '"':
+			var s string
+			s, b, ok = jsonString(b)
+			out[path] = s
+		case c == '[':
+			b, ok = skipValue(b)
+		case c == 't' && bytes.HasPrefix(b, []byte("true")):
+			out[path], b = "true", b[4:]
+		case c == 'f' && bytes.HasPrefix(b, []byte("false")):
+			out[path], b = "false", b[5:]
+		case c == 'n' && bytes.HasPrefix(b, []byte("null")):
+			delete(out, path) // as the decoder: a later null replaces an earlier value
+			b = b[4:]
+		case c == '-' || (c >= '0' && c <= '9'):
+			n := 1
+			for n < len(b) && strings.IndexByte("0123456789+-.eE", b[n]) >= 0 {
+				n++
+			}
+			out[path], b = string(b[:n]), b[n:]
+		default:
+			return nil, false
+		}
+		if !ok {
+			return nil, false
+		}
+		b = skipSpace(b)
+		if len(b) == 0 {
+			return nil, false
+		}
+		switch b[0] {
+		case ',':
+			b = skipSpace(b[1:])
+		case '}':
+			return b[1:], true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// jsonString reads the JSON string at the start of b.
+func jsonString(b []byte) (string, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return string(b[1:i]), b[i+1:], true
+		case '\\':
+			// Escapes: find the closing quote, let the decoder unquote.
+			for j := i; j < len(b); j++ {
+				if b[j] == '\\' {
+					j++
+					continue
+				}
+				if b[j] == '"' {
+					var s string
+					if err := json.Unmarshal(b[:j+1], &s); err != nil {
+						return "", nil, false
+					}
+					return s, b[j+1:], true
+				}
+			}
+			return "", nil, false
+		}
+	}
+	return "", nil, false
+}
+
+// skipValue skips the array or object at the start of b.
+func skipValue(b []byte) ([]byte, bool) {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			_, rest, ok := jsonString(b[i:])
+			if !ok {
+				return nil, false
+			}
+			i = len(b) - len(rest) - 1
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return b[i+1:], true
+			}
+		}
+	}
+	return nil, false
+}
+
+func skipSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
 }
 
 // Expand is Flatten's inverse for building a write body from mapped fields.

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"strings"
 	"testing"
 
 	json "github.com/goccy/go-json"
@@ -29,4 +30,104 @@ func TestAmountsStayExactThroughFlattenAndExpand(t *testing.T) {
 	if string(body) != `{"Name":"Widget","UnitPrice":90071992547409.93}` {
 		t.Fatalf("expanded %s", body)
 	}
+}
+
+// FlattenValue reads the marshalled value straight into paths; it must give
+// what the generic decode gives, for every shape an entity can take.
+func TestFlattenValueMatchesTheDecodedFlatten(t *testing.T) {
+	type addr struct {
+		Line1 string `json:"Line1,omitempty"`
+		City  string `json:"City"`
+	}
+	type line struct {
+		Amount money.Amount `json:"Amount"`
+		Detail *addr        `json:"Detail,omitempty"`
+	}
+	type entity struct {
+		ID      string       `json:"Id"`
+		Name    string       `json:"DisplayName"`
+		Active  bool         `json:"Active"`
+		Taxable *bool        `json:"Taxable,omitempty"`
+		Balance money.Amount `json:"Balance"`
+		Count   int          `json:"Count"`
+		Ratio   float64      `json:"Ratio"`
+		Bill    *addr        `json:"BillAddr"`
+		Ship    *addr        `json:"ShipAddr"`
+		Lines   []line       `json:"Line"`
+		Tags    []string     `json:"Tags"`
+		Extra   map[string]any
+		Empty   struct{} `json:"Empty"`
+	}
+	no := false
+	for name, v := range map[string]any{
+		"entity": entity{ID: "7", Name: `Ada "Countess" <Lovelace> & Co \ é 日本 ` + "\u2028\t\n", Active: true, Taxable: &no,
+			Balance: money.MustParse("-12.50"), Count: -3, Ratio: 1.5e-9, Bill: &addr{Line1: "1 [Main] {St}, \"x\"", City: "Zürich"},
+			Lines: []line{{Amount: money.MustParse("3.10"), Detail: &addr{City: "a]b"}}}, Tags: []string{"}", "]"},
+			Extra: map[string]any{"n": nil, "deep": map[string]any{"x": []any{map[string]any{"y": 1}}, "z": "w", "q": nil}, "big": 1e21}},
+		"zero entity":      entity{},
+		"nil pointer":      (*entity)(nil),
+		"map":              map[string]any{"a": map[string]any{"b": map[string]any{"c": "d"}}, "e": []any{}, "f": "\\"},
+		"empty map":        map[string]string{},
+		"escaped keys":     map[string]string{`k"ey`: "v", "k\\": "w", "<k>": "x"},
+		"string with nuls": map[string]string{"s": "a\x00b\x1f"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := flattenDecoded(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, direct := flattenObject(b, "", map[string]string{}); !direct && name != "nil pointer" {
+				t.Fatal("read through the decoder, not directly")
+			}
+			got, err := FlattenValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %v\nwant %v", got, want)
+			}
+			for k, w := range want {
+				if got[k] != w {
+					t.Fatalf("%s: got %q, want %q\n(all: %v)", k, got[k], w, got)
+				}
+			}
+		})
+	}
+}
+
+func FuzzFlattenValueMatchesTheDecodedFlatten(f *testing.F) {
+	f.Add(`{"a":{"b":"c\"d","e":[1,{"f":"]"}],"g":null,"h":-1.5e3,"i":true}}`)
+	f.Add(`{"DisplayName":"x","PrimaryEmailAddr":{"Address":"a@b.c"},"Balance":0}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		var v map[string]any
+		if dec.Decode(&v) != nil {
+			return
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		want, err := flattenDecoded(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := FlattenValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %v\nwant %v", got, want)
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Fatalf("%s: got %q, want %q", k, got[k], w)
+			}
+		}
+	})
 }

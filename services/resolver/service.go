@@ -56,16 +56,16 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
-	l, rev, err := h.links.Resolve(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey)
-	if err != nil {
-		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("resolve link: %w", err))
-	}
 	decideFn := Decide
 	if in.ReplayID != "" {
 		decideFn = DecideReplayed
 	}
-	d := decideFn(conn.Object(in.Object), l, in.Source, version, tr)
-	l, err = h.links.CommitAt(ctx, l, rev, func(l *links.Link) error {
+	// Decided on the link as it is committed: a first sight's link is
+	// created with the decision's changes in one write, and a link that
+	// moved on meanwhile is decided again.
+	var d Decision
+	l, err := h.links.ResolveCommit(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey, func(l *links.Link) error {
+		d = decideFn(conn.Object(in.Object), *l, in.Source, version, tr)
 		sd := l.Sides[in.Source]
 		sd.Seen = max(sd.Seen, version)
 		if version >= sd.Seen {
@@ -84,7 +84,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		return nil
 	})
 	if err != nil {
-		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("commit link: %w", err))
+		return nil, syncerr.Transient(syncerr.CodeUnavailable, fmt.Errorf("resolve and commit link: %w", err))
 	}
 
 	ev := activity.Event{

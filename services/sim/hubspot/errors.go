@@ -1,10 +1,11 @@
 package hubspot
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+
+	json "github.com/goccy/go-json"
 )
 
 // Error categories of HubSpot's error body (A7).

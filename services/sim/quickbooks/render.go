@@ -1,12 +1,13 @@
 package quickbooks
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+
+	json "github.com/goccy/go-json"
 )
 
 // wantsJSON: QBO answers JSON only when asked (Accept: application/json or

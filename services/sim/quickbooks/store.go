@@ -1,12 +1,13 @@
 package quickbooks
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/money"
 )
