@@ -27,6 +27,7 @@
 -- the activity for the web app) and the admin keep every row.
 CREATE ROW POLICY OR REPLACE ledgersync_all ON ledgersync.sync_activity FOR SELECT USING 1 TO ledgersync, ledgersync_admin;
 CREATE ROW POLICY OR REPLACE ledgersync_all ON ledgersync.record_status FOR SELECT USING 1 TO ledgersync, ledgersync_admin;
+CREATE ROW POLICY OR REPLACE ledgersync_all ON ledgersync.record_state FOR SELECT USING 1 TO ledgersync, ledgersync_admin;
 CREATE ROW POLICY OR REPLACE ledgersync_all ON ledgersync.connection_workspaces FOR SELECT USING 1 TO ledgersync, ledgersync_admin;
 
 -- What every SQL reader may do: SELECT on the history tables, nothing else
@@ -35,6 +36,7 @@ CREATE ROW POLICY OR REPLACE ledgersync_all ON ledgersync.connection_workspaces 
 CREATE ROLE IF NOT EXISTS ledgersync_sql_reader;
 GRANT SELECT ON ledgersync.sync_activity TO ledgersync_sql_reader;
 GRANT SELECT ON ledgersync.record_status TO ledgersync_sql_reader;
+GRANT SELECT ON ledgersync.record_state TO ledgersync_sql_reader;
 GRANT SELECT ON ledgersync.connection_workspaces TO ledgersync_sql_reader;
 CREATE SETTINGS PROFILE OR REPLACE ledgersync_sql_reader
     SETTINGS readonly = 2, max_execution_time = 60 CONST, max_memory_usage = 4000000000 CONST, max_result_rows = 1000000 CONST
@@ -43,8 +45,11 @@ CREATE SETTINGS PROFILE OR REPLACE ledgersync_sql_reader
 -- One block per workspace; this one is "default", the workspace of the
 -- first super admin (SYNC_ADMIN_EMAIL). For workspace W copy the block and
 -- replace default with W in the role, the policy names and the literals.
--- The conditions test connection_id, the first column of both tables'
--- sorting keys, so applying them before FINAL collapses rows is exact.
+-- The conditions test connection_id, the first column of the sorting keys
+-- of sync_activity and record_status; record_state's key starts with a
+-- hash of connection_id and object (migration 0004), so every row of one
+-- of its keys has the same connection_id too. Applying them before FINAL
+-- collapses rows is exact.
 CREATE ROLE IF NOT EXISTS ledgersync_ws_default;
 GRANT ledgersync_sql_reader TO ledgersync_ws_default;
 CREATE ROW POLICY OR REPLACE ws_default ON ledgersync.connection_workspaces FOR SELECT
@@ -53,6 +58,9 @@ CREATE ROW POLICY OR REPLACE ws_default ON ledgersync.sync_activity FOR SELECT
     USING connection_id IN (SELECT connection_id FROM ledgersync.connection_workspaces FINAL WHERE workspace = 'default')
     TO ledgersync_ws_default;
 CREATE ROW POLICY OR REPLACE ws_default ON ledgersync.record_status FOR SELECT
+    USING connection_id IN (SELECT connection_id FROM ledgersync.connection_workspaces FINAL WHERE workspace = 'default')
+    TO ledgersync_ws_default;
+CREATE ROW POLICY OR REPLACE ws_default ON ledgersync.record_state FOR SELECT
     USING connection_id IN (SELECT connection_id FROM ledgersync.connection_workspaces FINAL WHERE workspace = 'default')
     TO ledgersync_ws_default;
 
