@@ -15,7 +15,6 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
-	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
 	"github.com/ledgersync/ledgersync/services/transformer"
 	"github.com/ledgersync/ledgersync/streams"
@@ -36,19 +35,7 @@ func TestARedeliveredInputDoesNotOutdateTheWritersRow(t *testing.T) {
 	ns := testutil.StartJetStreamWithTopology(t, topology)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, err := activity.Open(testutil.ClickHouse(t), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	sink, err := activitysink.New(activitysink.Config{BatchSize: 100, FlushInterval: 50 * time.Millisecond, MaxRetryDelay: time.Second}, ns.JS, store, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkCtx, stopSink := context.WithCancel(context.Background())
-	sinkDone := make(chan error, 1)
-	go func() { sinkDone <- sink.Run(sinkCtx) }()
-	defer func() { stopSink(); <-sinkDone }()
+	store := startActivitySink(t, ns)
 
 	kv, err := ns.JS.KeyValue(ctx, streams.BucketConnections)
 	if err != nil {

@@ -145,19 +145,7 @@ func TestTransientFailureIsRedeliveredAfterADelayThenSucceeds(t *testing.T) {
 func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 	t.Parallel()
 	ns := testutil.StartJetStreamWithTopology(t, topology)
-	store, err := activity.Open(testutil.ClickHouse(t), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	sink, err := activitysink.New(activitysink.Config{BatchSize: 100, FlushInterval: 50 * time.Millisecond, MaxRetryDelay: time.Second}, ns.JS, store, logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkCtx, stopSink := context.WithCancel(context.Background())
-	sinkDone := make(chan error, 1)
-	go func() { sinkDone <- sink.Run(sinkCtx) }()
-	defer func() { stopSink(); <-sinkDone }()
+	store := startActivitySink(t, ns)
 
 	var calls atomic.Int32
 	startRunner(t, ns.JS, pipeline.Config{}, func(context.Context, envelope.Envelope) ([]envelope.Envelope, error) {
@@ -399,4 +387,23 @@ func TestABoundedWaitEndsAsAFailureWithItsCode(t *testing.T) {
 	if code := raw.Header.Get("Ledgersync-Error-Code"); code != "DEPENDENCY_MISSING" {
 		t.Fatalf("dead letter code %q", code)
 	}
+}
+
+// startActivitySink runs an activity sink from ns into a test database
+// until the test ends, and returns the store to read what it wrote.
+func startActivitySink(t *testing.T, ns *testutil.JetStream) *activity.Store {
+	t.Helper()
+	store, err := activity.Open(testutil.ClickHouse(t), logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := activitysink.New(activitysink.Config{BatchSize: 100, FlushInterval: 50 * time.Millisecond, MaxRetryDelay: time.Second}, ns.JS, store, logging.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done; store.Close() })
+	return store
 }
