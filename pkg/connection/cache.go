@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	json "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,6 +20,8 @@ import (
 type Cache struct {
 	mu    sync.RWMutex
 	conns map[string]Connection
+	rev   uint64        // the bucket revision the cache is current to
+	moved chan struct{} // closed and replaced when rev moves
 	ready chan struct{}
 }
 
@@ -29,7 +32,7 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) (*Ca
 	if err != nil {
 		return nil, fmt.Errorf("watch connections: %w", err)
 	}
-	c := &Cache{conns: map[string]Connection{}, ready: make(chan struct{})}
+	c := &Cache{conns: map[string]Connection{}, moved: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer w.Stop()
 		initial := true
@@ -55,6 +58,11 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, logger *slog.Logger) (*Ca
 func (c *Cache) apply(e jetstream.KeyValueEntry, logger *slog.Logger) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e.Revision() > c.rev {
+		c.rev = e.Revision()
+		close(c.moved)
+		c.moved = make(chan struct{})
+	}
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(c.conns, e.Key())
 		return
@@ -74,6 +82,37 @@ var ErrUnknown = errors.New("unknown connection")
 // process does not know: deleted, or created a moment ago and not seen yet,
 // so it is retried before it is dead-lettered.
 const CodeUnknown syncerr.Code = "CONNECTION_UNKNOWN"
+
+// CodeSettingsBehind is the failure category of a message read under
+// settings this process has not seen yet (its watch is behind): retried.
+const CodeSettingsBehind syncerr.Code = "CONNECTION_SETTINGS_BEHIND"
+
+// settingsWait bounds how long GetAt waits for the watch to catch up.
+const settingsWait = 5 * time.Second
+
+// GetAt returns a connection's settings as of revision rev of the bucket
+// or later (rev 0: whatever the cache holds). A watch is normally behind
+// by moments; past settingsWait the message is retried later.
+func (c *Cache) GetAt(ctx context.Context, id string, rev uint64) (Connection, error) {
+	timer := time.NewTimer(settingsWait)
+	defer timer.Stop()
+	for {
+		c.mu.RLock()
+		current, moved := c.rev, c.moved
+		c.mu.RUnlock()
+		if current >= rev {
+			return c.Get(id)
+		}
+		select {
+		case <-moved:
+		case <-timer.C:
+			return Connection{}, syncerr.Transient(CodeSettingsBehind, fmt.Errorf(
+				"connection %s: the record was read under settings revision %d, this process has %d", id, rev, current))
+		case <-ctx.Done():
+			return Connection{}, syncerr.Transient(CodeSettingsBehind, ctx.Err())
+		}
+	}
+}
 
 // Get returns the current settings of a connection.
 func (c *Cache) Get(id string) (Connection, error) {

@@ -41,9 +41,16 @@ type Envelope struct {
 	ReplayID string `json:"replay_id,omitempty"`
 	// Lane is "backfill" for records of a first sync; the writer takes them
 	// in their own lane so live changes never wait behind them.
-	Lane       streams.Lane    `json:"lane,omitempty"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	Payload    json.RawMessage `json:"payload,omitempty"`
+	Lane streams.Lane `json:"lane,omitempty"`
+	// ConnectionRevision is the revision of the connection's settings the
+	// ingestor read the record under. A stage whose copy of the settings
+	// is older waits for it (connection.Cache.GetAt) instead of applying
+	// stale settings: a record read just after a user turned a direction
+	// on must not be excluded by the direction it had before, since the
+	// same read again would be dropped as a duplicate and never retried.
+	ConnectionRevision uint64          `json:"connection_revision,omitempty"`
+	OccurredAt         time.Time       `json:"occurred_at"`
+	Payload            json.RawMessage `json:"payload,omitempty"`
 }
 
 // Subject is where the envelope is published.

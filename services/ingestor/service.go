@@ -48,6 +48,9 @@ type Service struct {
 
 	connMu sync.RWMutex
 	conns  map[string]connection.Connection
+	// connRevs holds the bucket revision of each connection's settings,
+	// carried in envelopes so later stages apply these settings or newer.
+	connRevs map[string]uint64
 	ready  chan struct{}
 
 	clients *clients.Factory
@@ -73,7 +76,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 		logger = logging.Discard()
 	}
 	s := &Service{cfg: cfg, js: js, log: logger.With(slog.String(logging.KeyStage, Stage)), now: time.Now,
-		instance: uuid.NewString(), conns: map[string]connection.Connection{}, ready: make(chan struct{}),
+		instance: uuid.NewString(), conns: map[string]connection.Connection{}, connRevs: map[string]uint64{}, ready: make(chan struct{}),
 		held: map[string]bool{}}
 	for _, o := range opts {
 		o(s)
@@ -225,6 +228,7 @@ func (s *Service) applyConn(e jetstream.KeyValueEntry) {
 	defer s.connMu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(s.conns, e.Key())
+		delete(s.connRevs, e.Key())
 		return
 	}
 	var c connection.Connection
@@ -233,6 +237,7 @@ func (s *Service) applyConn(e jetstream.KeyValueEntry) {
 		return
 	}
 	s.conns[e.Key()] = c
+	s.connRevs[e.Key()] = e.Revision()
 }
 
 // waitReady waits until the connections are loaded (webhooks arriving at
@@ -340,6 +345,9 @@ func (s *Service) publishRun(ctx context.Context, conn string, source streams.Sy
 	// write), before its publish ack is read here, and a later ingestor row
 	// would leave the record "pending" in the status views.
 	at := s.now().UTC()
+	s.connMu.RLock()
+	connRev := s.connRevs[conn]
+	s.connMu.RUnlock()
 	for _, r := range recs {
 		payload, err := json.Marshal(r.rec)
 		if err != nil {
@@ -352,7 +360,7 @@ func (s *Service) publishRun(ctx context.Context, conn string, source streams.Sy
 		digest := sha256.Sum256(payload)
 		env := envelope.Envelope{Connection: conn, Object: r.object, Stage: streams.StageIngested, Source: source,
 			RecordID: r.id, SourceVersion: versionString(r.version), Digest: hex.EncodeToString(digest[:6]),
-			OccurredAt: occurred.UTC(), Payload: payload, Lane: lane, ReplayID: run}
+			OccurredAt: occurred.UTC(), Payload: payload, Lane: lane, ReplayID: run, ConnectionRevision: connRev}
 		msg, err := pipeline.OutputMsg(env)
 		if err != nil {
 			return syncerr.Permanent(syncerr.CodeBadMessage, err)

@@ -44,7 +44,7 @@ type handler struct {
 }
 
 func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.Envelope, error) {
-	conn, err := h.conns.Get(in.Connection)
+	conn, err := h.conns.GetAt(ctx, in.Connection, in.ConnectionRevision)
 	if err != nil {
 		return nil, err
 	}

@@ -141,7 +141,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	if in.ReplayID != "" {
 		ctx = context.WithValue(ctx, replayKey{}, in.ReplayID)
 	}
-	conn, err := h.conns.Get(in.Connection)
+	conn, err := h.conns.GetAt(ctx, in.Connection, in.ConnectionRevision)
 	if err != nil {
 		return nil, err
 	}
