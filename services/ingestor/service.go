@@ -51,7 +51,7 @@ type Service struct {
 	// connRevs holds the bucket revision of each connection's settings,
 	// carried in envelopes so later stages apply these settings or newer.
 	connRevs map[string]uint64
-	ready  chan struct{}
+	ready    chan struct{}
 
 	clients *clients.Factory
 
@@ -151,8 +151,14 @@ func (s *Service) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(drain.WithStopping(context.WithoutCancel(ctx), ctx))
 	defer cancelWork()
 	var wg sync.WaitGroup
+	groups := make(chan []notice)
+	wg.Go(func() { s.gatherNotices(ctx, work, groups) })
 	for range s.cfg.WebhookWorkers {
-		wg.Go(func() { s.webhookWorker(ctx, work) })
+		wg.Go(func() {
+			for g := range groups {
+				s.handleGroup(work, g)
+			}
+		})
 	}
 	pollers := map[string]context.CancelFunc{}
 	stopAll := func() {

@@ -466,13 +466,32 @@ func (s *Service) stopAccepting() {
 	s.acceptMu.Unlock()
 }
 
-// webhookWorker fetches and publishes queued notices until ctx ends, then
-// stops the intake and empties the queue under work, which outlives ctx by
-// the drain time.
-func (s *Service) webhookWorker(ctx, work context.Context) {
+// gatherNotices takes the queued notices in batches, groups each batch
+// into what one fetch can serve and hands the groups to the webhook
+// workers, until ctx ends; then it stops the intake, hands on what is
+// still queued under work, which outlives ctx by the drain time, and
+// closes groups. One gatherer, not each worker for itself: idle workers
+// would each take one notice of a delivery and fetch it alone (a first
+// sync's own writes come back a few per delivery, and every fetch is a
+// call of the account's budget).
+func (s *Service) gatherNotices(ctx, work context.Context, groups chan<- []notice) {
+	defer close(groups)
 	if s.waitReady(ctx) != nil {
 		s.stopAccepting()
 		return
+	}
+	hand := func(batch []notice) bool {
+		for _, m := range batch {
+			s.unmarkQueued(m)
+		}
+		for _, g := range groupNotices(batch) {
+			select {
+			case groups <- g:
+			case <-work.Done():
+				return false
+			}
+		}
+		return true
 	}
 	for {
 		select {
@@ -481,44 +500,49 @@ func (s *Service) webhookWorker(ctx, work context.Context) {
 			for work.Err() == nil {
 				select {
 				case n := <-s.queue:
-					s.handleBatch(work, n)
+					if !hand(s.gather(n, 0)) {
+						return
+					}
 				default:
 					return
 				}
 			}
 			return
 		case n := <-s.queue:
-			s.handleBatch(work, n)
+			if !hand(s.gather(n, webhookLinger)) {
+				return
+			}
 		}
 	}
 }
 
-// handleBatch fetches and publishes n and what else arrives with it.
-func (s *Service) handleBatch(ctx context.Context, n notice) {
+// gather returns n and what else is queued, or arrives within linger, up
+// to one batch read.
+func (s *Service) gather(n notice, linger time.Duration) []notice {
 	batch := []notice{n}
-	// Take what else arrives within a moment, so one batch read serves
-	// many notices: a first sync's writes come back as a burst of them, and
-	// one read per notice would spend the account's budget many times over.
-	linger := time.NewTimer(webhookLinger)
-more:
+	timer := time.NewTimer(linger)
+	defer timer.Stop()
 	for len(batch) < hubspot.MaxBatchInputs {
 		select {
 		case m := <-s.queue:
 			batch = append(batch, m)
-		case <-linger.C:
-			break more
+			continue
+		default:
+		}
+		if linger == 0 {
+			break
+		}
+		select {
+		case m := <-s.queue:
+			batch = append(batch, m)
+		case <-timer.C:
+			return batch
 		}
 	}
-	linger.Stop()
-	for _, m := range batch {
-		s.unmarkQueued(m)
-	}
-	for _, group := range groupNotices(batch) {
-		s.handleGroup(ctx, group)
-	}
+	return batch
 }
 
-// webhookLinger is how long a worker gathers notices before it fetches.
+// webhookLinger is how long notices are gathered before they are fetched.
 const webhookLinger = 50 * time.Millisecond
 
 // groupNotices splits notices into groups one fetch can serve: same side,
