@@ -5,9 +5,9 @@
 // The gate is work-conserving: while no live call was made for a whole
 // window, the backfill may use the entire budget (a first sync on a quiet
 // account runs at the API's ceiling). While live work is about, the
-// backfill leaves a reserve of the window free for it: twice what live
-// work used in the last window, at least a tenth of the window and at
-// most the part beyond the backfill's share. A few live calls (the echoes
+// backfill leaves a reserve of the window free for it: what live work
+// used in the last window and a quarter more, at least a tenth of the
+// window and at most the part beyond the backfill's share. A few live calls (the echoes
 // of the first sync's own writes, a poll) so cost the first sync a tenth
 // of the budget, not half of it, and busy live work still gets all but
 // the backfill's share.
@@ -89,7 +89,10 @@ func (g *Gate) Limit(now time.Time) int {
 
 func (g *Gate) limit() int {
 	c := float64(g.capacity)
-	reserve := min(max(2*float64(len(g.live)), minReserve*c), (1-g.share)*c)
+	// Twice the live use left a first sync into QBO idle for an eighth of
+	// each minute while the webhook fetches of its own echoes (a call a
+	// second) were the live work.
+	reserve := min(max(1.25*float64(len(g.live)), minReserve*c), (1-g.share)*c)
 	return max(1, int(c-reserve))
 }
 

@@ -17,7 +17,7 @@ func TestBackfillTakesTheWholeBudgetOnlyWhileNoLiveWorkIsAbout(t *testing.T) {
 		}
 	}
 	// A live change arrives: it goes at once, and from now on the backfill
-	// leaves room for live work (one call: a reserve of two).
+	// leaves room for live work (one call: a reserve of a tenth).
 	now := t0.Add(30 * time.Second)
 	if d := g.Admit(now, false); d != 0 {
 		t.Fatalf("live call waited %s", d)
@@ -62,11 +62,11 @@ func backfillCalls(livePerSecond int) int {
 }
 
 func TestLightLiveWorkCostsTheBackfillLittle(t *testing.T) {
-	// One live call a second is 10 a window: a reserve of 20, so the
-	// backfill gets about 80 of each window's 100 (the first window may
+	// One live call a second is 10 a window: a reserve of 12.5, so the
+	// backfill gets about 87 of each window's 100 (the first window may
 	// be full before the first live call is counted).
-	if got := backfillCalls(1); got < 6*80-20 || got > 6*80+100 {
-		t.Fatalf("backfill made %d calls in a minute beside one live call a second; want about 480", got)
+	if got := backfillCalls(1); got < 6*87-20 || got > 6*87+100 {
+		t.Fatalf("backfill made %d calls in a minute beside one live call a second; want about 520", got)
 	}
 }
 
