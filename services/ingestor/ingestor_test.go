@@ -25,6 +25,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/clients"
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
@@ -548,32 +549,7 @@ func TestOwnWritesAreNotFetched(t *testing.T) {
 	}
 	apiEdit(map[string]string{"phone": "(650) 555-0101"})
 	// The webhook arrives and is recorded as our own write.
-	ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
-	defer cancel()
-	st, err := h.ns.JS.Stream(ctx, streams.StreamActivity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.ActivitySubject("*", "*", string(activity.OutcomeSkippedEcho))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var echo *activity.Event
-	for echo == nil && ctx.Err() == nil {
-		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range batch.Messages() {
-			evs, _ := activity.DecodeMessage(m.Data())
-			for i := range evs {
-				if evs[i].Stage == ingestor.Stage && evs[i].HubSpotID == id {
-					echo = &evs[i]
-				}
-			}
-		}
-	}
-	if echo == nil {
+	if h.activityRow(activity.OutcomeSkippedEcho, func(e activity.Event) bool { return e.Stage == ingestor.Stage && e.HubSpotID == id }) == nil {
 		t.Fatal("no activity row for the webhook of our own write")
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -586,6 +562,103 @@ func TestOwnWritesAreNotFetched(t *testing.T) {
 	eventually(t, 15*time.Second, "the user's change", func() bool {
 		l := byID(h.ingested(streams.SystemHubSpot))[id]
 		return len(l) == 2 && payload(t, l[1]).Fields["firstname"] == "Edited"
+	})
+}
+
+// activityRow waits (up to 15 s) for an activity row with outcome that
+// match accepts, and returns it (nil when none came).
+func (h *harness) activityRow(outcome activity.Outcome, match func(activity.Event) bool) *activity.Event {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
+	defer cancel()
+	st, err := h.ns.JS.Stream(ctx, streams.StreamActivity)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{streams.ActivitySubject("*", "*", string(outcome))}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			evs, _ := activity.DecodeMessage(m.Data())
+			for i := range evs {
+				if match(evs[i]) {
+					return &evs[i]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// TestQBONoticesOfSyncedVersionsAreNotFetched: QBO's webhooks do not name
+// the app that made a change, so a notice no newer than the version the
+// record's link holds (here the writer's own update) is known by its
+// time. It costs no fetch and leaves an activity row; a user's later edit
+// of the same customer is fetched.
+func TestQBONoticesOfSyncedVersionsAreNotFetched(t *testing.T) {
+	// The notice comes a second after the change, as the writer has
+	// committed its link by then.
+	h := newHarness(t, true, func(c *simqbo.Config) { c.WebhookDelay = time.Second })
+	h.start(h.config(time.Hour), true) // the poller only backfills here
+	eventually(t, 20*time.Second, "both backfills", func() bool {
+		return h.backfillDone(streams.SystemHubSpot) && h.backfillDone(streams.SystemQBO)
+	})
+	time.Sleep(1100 * time.Millisecond) // QBO times have 1 s precision: leave the backfill's second
+	qbID := h.ingested(streams.SystemQBO)[1].RecordID
+	before := len(byID(h.ingested(streams.SystemQBO))[qbID])
+
+	// "The writer" updates the customer and commits the version it left.
+	cl := h.qboClient()
+	c, err := cl.GetCustomer(h.ctx, qbID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, err := cl.UpdateCustomer(h.ctx, &qbo.Customer{ID: c.ID, SyncToken: c.SyncToken, GivenName: "Written", DisplayName: c.DisplayName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := qbo.Version(written.MetaData, written.SyncToken).UnixMilli()
+	linkKV, err := h.ns.JS.KeyValue(h.ctx, streams.BucketLinks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexKV, err := h.ns.JS.KeyValue(h.ctx, streams.BucketLinkIndex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := links.NewStore(linkKV, indexKV)
+	l, rev, err := store.Resolve(h.ctx, connID, streams.ObjectContact, streams.SystemQBO, qbID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CommitAt(h.ctx, l, rev, func(l *links.Link) error {
+		sd := l.Sides[streams.SystemQBO]
+		sd.Version, sd.EchoVersion = version, version
+		l.Sides[streams.SystemQBO] = sd
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	if h.activityRow(activity.OutcomeSkippedEcho, func(e activity.Event) bool { return e.Stage == ingestor.Stage && e.QBOID == qbID }) == nil {
+		t.Fatal("no activity row for the QBO notice of our own write")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(byID(h.ingested(streams.SystemQBO))[qbID]); n != before {
+		t.Fatalf("the notice of our own write was fetched and published: %d messages, want %d", n, before)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // a later second than the write's
+	h.editQBO(qbID, "User")
+	eventually(t, 15*time.Second, "the user's edit fetched", func() bool {
+		l := byID(h.ingested(streams.SystemQBO))[qbID]
+		return len(l) == before+1 && payload(t, l[before]).Fields["GivenName"] == "User"
 	})
 }
 

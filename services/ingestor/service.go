@@ -21,6 +21,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/envelope"
+	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
@@ -45,6 +46,9 @@ type Service struct {
 	cursors  jetstream.KeyValue
 	leases   jetstream.KeyValue
 	activity *activity.Publisher
+	// links tells a QBO webhook notice of a version already synced (most
+	// often our own write coming back) so it is not fetched.
+	links *links.Store
 
 	connMu sync.RWMutex
 	conns  map[string]connection.Connection
@@ -128,6 +132,15 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	if s.leases, err = open(streams.BucketLeases); err != nil {
 		return nil, err
 	}
+	linkKV, err := open(streams.BucketLinks)
+	if err != nil {
+		return nil, err
+	}
+	indexKV, err := open(streams.BucketLinkIndex)
+	if err != nil {
+		return nil, err
+	}
+	s.links = links.NewStore(linkKV, indexKV)
 	s.activity = activity.NewPublisher(js)
 	return s, nil
 }
