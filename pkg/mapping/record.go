@@ -227,6 +227,10 @@ func payment(target streams.System, in record.Ingested) (*record.Transformed, er
 	if err != nil {
 		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
+	credits, err := record.DecodeCredits(f[record.FieldCredits])
+	if err != nil {
+		return nil, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
 	method := f["PaymentMethodRef.name"]
 	if method == "" {
 		method = f["PaymentMethodRef.value"]
@@ -234,6 +238,9 @@ func payment(target streams.System, in record.Ingested) (*record.Transformed, er
 	currency := currencyOf(f)
 	fields := map[string]string{FieldPaymentAmount: amount.StringFixed2(), FieldPaymentDate: f["TxnDate"], FieldPaymentMethod: method,
 		FieldPaymentRef: f["PaymentRefNum"], FieldPaymentID: f["Id"], record.FieldApplied: record.EncodeApplied(apps), "hs_currency": currency}
+	if credits != nil {
+		fields[record.FieldCredits] = record.EncodeCredits(credits)
+	}
 	out := &record.Transformed{Target: target, Fields: fields, Deleted: in.Deleted}
 	out.Hash = Hash(fields)
 	return out, nil

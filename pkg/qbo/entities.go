@@ -20,6 +20,7 @@ const (
 	EntityItem        = "Item"
 	EntityInvoice     = "Invoice"
 	EntityPayment     = "Payment"
+	EntityCreditMemo  = "CreditMemo"
 	EntityAccount     = "Account"
 	EntityTaxCode     = "TaxCode"
 	EntityCompanyInfo = "CompanyInfo"
@@ -237,6 +238,28 @@ type Invoice struct {
 
 // EntityName implements Entity.
 func (Invoice) EntityName() string { return EntityInvoice }
+
+// CreditMemo is credit given to a customer (a sales form like an invoice).
+// A payment applies it to invoices with a line linked to it; Balance and
+// RemainingCredit are what is left. The sync does not write credit memos:
+// it sees their credit in the payments that apply it.
+type CreditMemo struct {
+	ID              string       `json:"Id,omitempty"`
+	SyncToken       string       `json:"SyncToken,omitempty"`
+	MetaData        *MetaData    `json:"MetaData,omitempty"`
+	DocNumber       string       `json:"DocNumber,omitempty"`
+	TxnDate         string       `json:"TxnDate,omitempty"`
+	CustomerRef     *Ref         `json:"CustomerRef,omitempty"`
+	CurrencyRef     *Ref         `json:"CurrencyRef,omitempty"`
+	Line            []Line       `json:"Line,omitempty"`
+	PrivateNote     string       `json:"PrivateNote,omitempty"`
+	TotalAmt        money.Amount `json:"TotalAmt,omitzero"`
+	Balance         money.Amount `json:"Balance,omitzero"`
+	RemainingCredit money.Amount `json:"RemainingCredit,omitzero"`
+}
+
+// EntityName implements Entity.
+func (CreditMemo) EntityName() string { return EntityCreditMemo }
 
 // PaymentLine applies money to transactions.
 type PaymentLine struct {

@@ -69,24 +69,46 @@ type Application struct {
 }
 
 // EncodeApplied is the FieldApplied value of apps.
-func EncodeApplied(apps []Application) string {
-	if apps == nil {
-		apps = []Application{}
+func EncodeApplied(apps []Application) string { return encodeList(apps) }
+
+// DecodeApplied reads a FieldApplied value.
+func DecodeApplied(s string) ([]Application, error) { return decodeList[Application](s, "payment applications") }
+
+// FieldCredits is the field that carries the credit memos a QBO payment
+// applies, as JSON ([]Credit). Their credit pays the payment's invoices
+// beside its money: a payment of 0 that applies a credit memo is how QBO
+// settles an invoice with a credit.
+const FieldCredits = "credits"
+
+// Credit is part of a credit memo's credit that a payment applies.
+type Credit struct {
+	Memo   string       `json:"memo"` // the credit memo's QBO id
+	Amount money.Amount `json:"amount"`
+}
+
+// EncodeCredits is the FieldCredits value of credits.
+func EncodeCredits(credits []Credit) string { return encodeList(credits) }
+
+// DecodeCredits reads a FieldCredits value.
+func DecodeCredits(s string) ([]Credit, error) { return decodeList[Credit](s, "payment credits") }
+
+func encodeList[T any](list []T) string {
+	if list == nil {
+		list = []T{}
 	}
-	b, _ := json.Marshal(apps) // plain values: cannot fail
+	b, _ := json.Marshal(list) // plain values: cannot fail
 	return string(b)
 }
 
-// DecodeApplied reads a FieldApplied value.
-func DecodeApplied(s string) ([]Application, error) {
+func decodeList[T any](s, what string) ([]T, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var apps []Application
-	if err := json.Unmarshal([]byte(s), &apps); err != nil {
-		return nil, fmt.Errorf("payment applications: %w", err)
+	var list []T
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return apps, nil
+	return list, nil
 }
 
 // FieldPayments carries the payments HubSpot collected on an invoice, as

@@ -459,20 +459,28 @@ var paymentReader = &reader{
 }
 
 // paymentRecord is a QBO payment with the invoices it pays under
-// record.FieldApplied.
+// record.FieldApplied and the credit memos whose credit it applies under
+// record.FieldCredits.
 func paymentRecord(p qbo.Payment) (ingested, error) {
 	r, err := qboRecord(streams.ObjectPayment, p, p.ID, p.MetaData, p.SyncToken, true)
 	if err != nil {
 		return ingested{}, err
 	}
 	var applied []record.Application
+	var credits []record.Credit
 	for _, l := range p.Line {
 		for _, t := range l.LinkedTxn {
-			if t.TxnType == qbo.EntityInvoice {
+			switch t.TxnType {
+			case qbo.EntityInvoice:
 				applied = append(applied, record.Application{Invoice: t.TxnID, Amount: l.Amount})
+			case qbo.EntityCreditMemo:
+				credits = append(credits, record.Credit{Memo: t.TxnID, Amount: l.Amount})
 			}
 		}
 	}
 	r.rec.Fields[record.FieldApplied] = record.EncodeApplied(applied)
+	if credits != nil {
+		r.rec.Fields[record.FieldCredits] = record.EncodeCredits(credits)
+	}
 	return r, nil
 }

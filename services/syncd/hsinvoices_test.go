@@ -266,8 +266,8 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 			return n > 0
 		})
 	}
-	var edits [4]*hubspot.Object
-	var qboEdits [4]*qbo.Invoice
+	var edits [5]*hubspot.Object
+	var qboEdits [5]*qbo.Invoice
 	for i := range edits {
 		edits[i] = makeInvoice("PO-9"+strconv.Itoa(i), map[string]string{"name": "Compiler", "hs_product_id": compilerProduct, "quantity": "1", "price": "500"},
 			map[string]string{"name": "Training", "quantity": "2", "price": "120"})
@@ -317,6 +317,30 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	if res, err = qc.Batch(ctx, []qbo.BatchOp{qbo.BatchDelete(qbo.EntityPayment, payment.ID, payment.SyncToken)}); err != nil || res[0].Err != nil {
 		t.Fatalf("delete the QBO payment: %v %v", err, res)
 	}
+	// [4] a credit memo applied (a payment of 0 that applies its credit).
+	credit := money.MustParse("75")
+	res, err = qc.Batch(ctx, []qbo.BatchOp{qbo.BatchCreate(&qbo.CreditMemo{CustomerRef: qboEdits[4].CustomerRef,
+		Line: []qbo.Line{{DetailType: "SalesItemLineDetail", Amount: credit, Description: "Goodwill credit",
+			SalesItemLineDetail: &qbo.SalesItemLineDetail{ItemRef: qboEdits[4].Line[0].SalesItemLineDetail.ItemRef, Qty: money.MustParse("1"), UnitPrice: credit}}}})})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("QBO credit memo: %v %v", err, res)
+	}
+	var memo qbo.CreditMemo
+	if err := res[0].Decode(&memo); err != nil {
+		t.Fatal(err)
+	}
+	res, err = qc.Batch(ctx, []qbo.BatchOp{qbo.BatchCreate(&qbo.Payment{CustomerRef: qboEdits[4].CustomerRef, Line: []qbo.PaymentLine{
+		{Amount: credit, LinkedTxn: []qbo.LinkedTxn{{TxnID: qboEdits[4].ID, TxnType: qbo.EntityInvoice}}},
+		{Amount: credit, LinkedTxn: []qbo.LinkedTxn{{TxnID: memo.ID, TxnType: qbo.EntityCreditMemo}}}}})})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("QBO payment applying the credit: %v %v", err, res)
+	}
+	testutil.WaitFor(t, 60*time.Second, "the credit shown on the HubSpot invoice", func() bool {
+		o, err := hs.Get(ctx, hubspot.Invoices, edits[4].ID, []string{mapping.PropInvoiceAmountPaid, mapping.PropInvoiceBalance, mapping.PropInvoicePayments}, nil)
+		return err == nil && o.Prop(mapping.PropInvoiceAmountPaid) == "75.00" && o.Prop(mapping.PropInvoiceBalance) == "665.00" &&
+			strings.Contains(o.Prop(mapping.PropInvoicePayments), "Credit of 75.00 USD applied") &&
+			strings.Contains(o.Prop(mapping.PropInvoicePayments), "credit memo "+memo.ID)
+	})
 	refused("a removed line", qboEdits[0].ID, "lines were added or removed")
 	refused("added tax", qboEdits[1].ID, "tax was added")
 	refused("a removed payment", qboEdits[3].ID, "a payment was removed")
@@ -332,6 +356,12 @@ func TestInvoicesFromHubSpot(t *testing.T) {
 	})
 	if failed > 0 {
 		t.Fatalf("a line's service date (P14 allows it) failed the invoice's sync")
+	}
+	var creditFailures uint64
+	_ = store.Conn().QueryRow(ctx, `SELECT count() FROM sync_activity FINAL WHERE object IN ('invoice', 'payment') AND outcome = 'failed'
+		AND (qbo_id = ? OR hubspot_id = ?)`, qboEdits[4].ID, edits[4].ID).Scan(&creditFailures)
+	if creditFailures > 0 {
+		t.Fatalf("a credit applied in QBO (P14 allows it) failed %d times", creditFailures)
 	}
 	for i, inv := range edits {
 		if refs, err := hs.Associations(ctx, hubspot.Invoices, inv.ID, hubspot.LineItems); err != nil || len(refs) != 2 {

@@ -51,3 +51,24 @@ func TestRefusedEditsOfHubSpotInvoices(t *testing.T) {
 		})
 	}
 }
+
+func TestPaymentNoteSaysWhereTheMoneyCameFrom(t *testing.T) {
+	app := record.Application{Invoice: "130", Amount: money.MustParse("75")}
+	f := map[string]string{"hs_currency": "USD", mapping.FieldPaymentDate: "2026-11-02"}
+	credits := []record.Credit{{Memo: "131", Amount: money.MustParse("75")}}
+	for _, tc := range []struct {
+		name, cash string
+		credits    []record.Credit
+		want       string
+	}{
+		{"money", "75", nil, "Payment of 75.00 USD received on 2026-11-02 by Check (m)"},
+		{"a credit alone", "0", credits, "Credit of 75.00 USD applied on 2026-11-02 from credit memo 131 (m)"},
+		{"money and credit", "20", append(credits, record.Credit{Memo: "132", Amount: money.MustParse("5")}),
+			"Payment of 75.00 USD received on 2026-11-02 by Check, with credit from credit memos 131, 132 (m)"},
+	} {
+		f[mapping.FieldPaymentAmount] = tc.cash
+		if got := paymentNoteText(f, app, tc.credits, "Check", "m"); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/mapping"
+	"github.com/ledgersync/ledgersync/pkg/money"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/record"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
@@ -39,6 +40,10 @@ func (h *handler) writePaymentNotes(ctx context.Context, conn connection.Connect
 	if err != nil {
 		return written{}, syncerr.Permanent(syncerr.CodeBadMessage, err)
 	}
+	credits, err := record.DecodeCredits(r.Fields[record.FieldCredits])
+	if err != nil {
+		return written{}, syncerr.Permanent(syncerr.CodeBadMessage, err)
+	}
 	f := r.Fields
 	method := f[mapping.FieldPaymentMethod]
 	if method == "" {
@@ -54,11 +59,7 @@ func (h *handler) writePaymentNotes(ctx context.Context, conn connection.Connect
 			continue // the invoice sync leaves that invoice out
 		}
 		marker := fmt.Sprintf("QuickBooks payment %s: %s", f[mapping.FieldPaymentID], a.Amount.StringFixed2())
-		text := fmt.Sprintf("Payment of %s %s received on %s by %s (%s", a.Amount.StringFixed2(), f["hs_currency"], f[mapping.FieldPaymentDate], method, marker)
-		if ref := f[mapping.FieldPaymentRef]; ref != "" {
-			text += ", reference " + ref
-		}
-		text += ")"
+		text := paymentNoteText(f, a, credits, method, marker)
 		inv, err := cl.Get(ctx, hubspot.Invoices, invoiceID, []string{mapping.PropInvoicePayments}, nil)
 		if err != nil {
 			return written{}, err
@@ -85,6 +86,36 @@ func (h *handler) writePaymentNotes(ctx context.Context, conn connection.Connect
 		first = "none:" + f[mapping.FieldPaymentID] // nothing to note: no synced invoice
 	}
 	return written{id: first, version: h.now().UnixMilli(), fields: map[string]string{}}, nil
+}
+
+// paymentNoteText says what a payment brought one invoice: money received
+// by a method, credit applied from credit memos (a payment of 0 that
+// applies a credit), or both. marker ends it, so a redelivery finds the
+// note made before.
+func paymentNoteText(f map[string]string, a record.Application, credits []record.Credit, method, marker string) string {
+	amount, currency, date := a.Amount.StringFixed2(), f["hs_currency"], f[mapping.FieldPaymentDate]
+	var memos []string
+	for _, c := range credits {
+		memos = append(memos, c.Memo)
+	}
+	from := "credit memo " + strings.Join(memos, ", ")
+	if len(memos) > 1 {
+		from = "credit memos " + strings.Join(memos, ", ")
+	}
+	cash, _ := money.Parse(f[mapping.FieldPaymentAmount])
+	var text string
+	switch {
+	case len(credits) == 0:
+		text = fmt.Sprintf("Payment of %s %s received on %s by %s (%s", amount, currency, date, method, marker)
+	case cash.IsZero():
+		text = fmt.Sprintf("Credit of %s %s applied on %s from %s (%s", amount, currency, date, from, marker)
+	default:
+		text = fmt.Sprintf("Payment of %s %s received on %s by %s, with credit from %s (%s", amount, currency, date, method, from, marker)
+	}
+	if ref := f[mapping.FieldPaymentRef]; ref != "" {
+		text += ", reference " + ref
+	}
+	return text + ")"
 }
 
 // paymentNote puts text on the timeline of the invoice's deals, or of its

@@ -320,6 +320,58 @@ func TestPaymentVoidAndUpdate(t *testing.T) {
 	}
 }
 
+// TestCreditMemoApplied: a payment of 0 applies a credit memo to an
+// invoice, as QBO's "Receive payment" does with a credit; the credit left
+// and the invoice's balance follow, and deleting the payment undoes both.
+func TestCreditMemoApplied(t *testing.T) {
+	s := newSim(t, nil)
+	cid := s.createCustomer("Credit Co")["Id"].(string)
+	item := s.createItem("Thing", 10)
+	inv := s.createInvoice(cid, salesLine(item["Id"].(string), 10, 10))["Id"].(string)
+	cm := s.ok(http.MethodPost, "creditmemo", map[string]any{"CustomerRef": map[string]any{"value": cid},
+		"Line": []any{salesLine(item["Id"].(string), 3, 10)}})["CreditMemo"].(map[string]any)
+	cmID := cm["Id"].(string)
+	if numField(t, cm, "TotalAmt") != 30 || numField(t, cm, "RemainingCredit") != 30 || cm["DueDate"] != nil {
+		t.Fatalf("credit memo %v", cm)
+	}
+	// Open invoice 100 less the credit of 30.
+	if got := s.get("customer", cid); numField(t, got, "Balance") != 70 {
+		t.Fatalf("customer balance with an open credit %v", got["Balance"])
+	}
+	creditLine := map[string]any{"Amount": 40.0, "LinkedTxn": []any{map[string]any{"TxnId": cmID, "TxnType": "CreditMemo"}}}
+	if status, m := s.api(http.MethodPost, "payment", map[string]any{"CustomerRef": map[string]any{"value": cid}, "TotalAmt": 0.0,
+		"Line": []any{payLine(inv, 40), creditLine}}); status != 400 || faultCode(t, m) != "6000" {
+		t.Fatalf("more credit than the memo holds: %d %v", status, m)
+	}
+	creditLine["Amount"] = 25.0
+	if status, m := s.api(http.MethodPost, "payment", map[string]any{"CustomerRef": map[string]any{"value": cid}, "TotalAmt": 0.0,
+		"Line": []any{payLine(inv, 30), creditLine}}); status != 400 || faultCode(t, m) != "6000" {
+		t.Fatalf("invoice lines beyond credit and payment: %d %v", status, m)
+	}
+	pay := s.ok(http.MethodPost, "payment", map[string]any{"CustomerRef": map[string]any{"value": cid}, "TotalAmt": 0.0,
+		"Line": []any{payLine(inv, 25), creditLine}})["Payment"].(map[string]any)
+	if numField(t, pay, "UnappliedAmt") != 0 {
+		t.Fatalf("credit payment %v", pay)
+	}
+	if lt := pay["Line"].([]any)[1].(map[string]any)["LinkedTxn"].([]any)[0].(map[string]any); lt["TxnType"] != "CreditMemo" {
+		t.Fatalf("credit line %v", lt)
+	}
+	if b := numField(t, s.get("invoice", inv), "Balance"); b != 75 {
+		t.Fatalf("invoice balance after the credit %v, want 75", b)
+	}
+	cm2 := s.get("creditmemo", cmID)
+	if numField(t, cm2, "Balance") != 5 || numField(t, cm2, "RemainingCredit") != 5 || len(cm2["LinkedTxn"].([]any)) != 1 {
+		t.Fatalf("credit memo after it was applied %v", cm2)
+	}
+	if got := s.get("customer", cid); numField(t, got, "Balance") != 70 {
+		t.Fatalf("customer balance after applying the credit %v (applying moves nothing)", got["Balance"])
+	}
+	s.ok(http.MethodPost, "payment?operation=delete", map[string]any{"Id": pay["Id"], "SyncToken": "0"})
+	if b, c := numField(t, s.get("invoice", inv), "Balance"), numField(t, s.get("creditmemo", cmID), "RemainingCredit"); b != 100 || c != 30 {
+		t.Fatalf("after the payment's delete: invoice %v, credit %v", b, c)
+	}
+}
+
 func TestDocNumbers(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -92,7 +92,7 @@ func (r *realm) update(entity string, in map[string]any, oc *opCtx) (map[string]
 	if strings.TrimSpace(str(in["SyncToken"])) != rec.obj["SyncToken"] {
 		return nil, faultStale()
 	}
-	if r.voided[id] && (entity == entInvoice || entity == entPayment) {
+	if r.voided[id] && isTxn(entity) {
 		return nil, faultBusiness("This transaction has been voided and can no longer be changed.", "")
 	}
 	sparse := boolOr(in["sparse"], false)
@@ -185,15 +185,15 @@ func (r *realm) checkTxnVersion(entity string, in map[string]any) (*record, stri
 
 // remove deletes a transaction. The caller holds r.mu.
 func (r *realm) remove(entity string, in map[string]any, oc *opCtx) (map[string]any, *fault) {
-	if entity != entInvoice && entity != entPayment {
+	if !isTxn(entity) {
 		return nil, faultUnsupportedOp("Delete")
 	}
 	rec, id, f := r.checkTxnVersion(entity, in)
 	if f != nil {
 		return nil, f
 	}
-	if entity == entInvoice && len(r.invApps[id]) > 0 {
-		return nil, faultBusiness("This invoice has payments applied to it. Delete or change the payments before you delete the invoice.", "")
+	if isSalesForm(entity) && len(r.invApps[id]) > 0 {
+		return nil, faultBusiness("This transaction has payments applied to it. Delete or change the payments before you delete the invoice.", "")
 	}
 	r.data[entity].store(id, &record{obj: rec.obj, raw: rec.raw, updated: oc.now, deleted: true})
 	oc.emit(entity, id, "Delete")
@@ -206,7 +206,7 @@ func (r *realm) remove(entity string, in map[string]any, oc *opCtx) (map[string]
 
 // void voids a transaction: amounts go to zero, the object stays readable.
 func (r *realm) void(entity string, in map[string]any, oc *opCtx) (map[string]any, *fault) {
-	if entity != entInvoice && entity != entPayment {
+	if !isTxn(entity) {
 		return nil, faultUnsupportedOp("Void")
 	}
 	rec, id, f := r.checkTxnVersion(entity, in)
@@ -216,8 +216,8 @@ func (r *realm) void(entity string, in map[string]any, oc *opCtx) (map[string]an
 	if r.voided[id] {
 		return nil, faultBusiness("This transaction is already voided.", "")
 	}
-	if entity == entInvoice && len(r.invApps[id]) > 0 {
-		return nil, faultBusiness("This invoice has payments applied to it. Delete or change the payments before you void the invoice.", "")
+	if isSalesForm(entity) && len(r.invApps[id]) > 0 {
+		return nil, faultBusiness("This transaction has payments applied to it. Delete or change the payments before you void the invoice.", "")
 	}
 	obj := cloneMap(rec.obj)
 	for _, l := range sliceOf(obj["Line"]) {
@@ -226,7 +226,10 @@ func (r *realm) void(entity string, in map[string]any, oc *opCtx) (map[string]an
 		}
 	}
 	obj["TotalAmt"] = 0.0
-	if entity == entInvoice {
+	if entity == entCreditMemo {
+		obj["RemainingCredit"] = 0.0
+	}
+	if isSalesForm(entity) {
 		obj["Balance"] = 0.0
 		if td := mapOf(obj["TxnTaxDetail"]); td != nil {
 			td["TotalTax"] = 0.0
@@ -262,7 +265,7 @@ func (r *realm) afterWrite(entity, id string, old *record, oc *opCtx) {
 			}
 		}
 		r.refreshCustomer(id)
-	case entInvoice:
+	case entInvoice, entCreditMemo:
 		r.refreshCustomer(refValue(obj["CustomerRef"]))
 		if old != nil {
 			if prev := refValue(old.obj["CustomerRef"]); prev != refValue(obj["CustomerRef"]) {
@@ -275,7 +278,7 @@ func (r *realm) afterWrite(entity, id string, old *record, oc *opCtx) {
 			lm := mapOf(l)
 			amt, _ := num(lm["Amount"])
 			for _, lt := range sliceOf(lm["LinkedTxn"]) {
-				if str(mapOf(lt)["TxnType"]) == "Invoice" {
+				if isSalesForm(str(mapOf(lt)["TxnType"])) {
 					apps[str(mapOf(lt)["TxnId"])] += amt
 				}
 			}
@@ -290,8 +293,9 @@ func (r *realm) afterWrite(entity, id string, old *record, oc *opCtx) {
 	}
 }
 
-// setApplications replaces the invoices a payment applies to and refreshes
-// every invoice whose applications changed (Balance, LinkedTxn, SyncToken).
+// setApplications replaces the invoices and credit memos a payment applies
+// (transaction ids are shared, so one map holds both) and refreshes every
+// one whose applications changed (Balance, LinkedTxn, SyncToken).
 func (r *realm) setApplications(payID string, apps map[string]float64, oc *opCtx) {
 	touched := map[string]bool{}
 	for inv := range r.apps[payID] {
@@ -310,7 +314,12 @@ func (r *realm) setApplications(payID string, apps map[string]float64, oc *opCtx
 		}
 	}
 	for inv := range touched {
-		rec, ok := r.get(entInvoice, inv)
+		entity := entInvoice
+		rec, ok := r.get(entity, inv)
+		if !ok {
+			entity = entCreditMemo
+			rec, ok = r.get(entity, inv)
+		}
 		if !ok {
 			continue
 		}
@@ -320,12 +329,14 @@ func (r *realm) setApplications(payID string, apps map[string]float64, oc *opCtx
 			continue
 		}
 		r.stamp(obj, rec, oc)
-		r.put(entInvoice, inv, obj, oc.now)
-		oc.emit(entInvoice, inv, "Update")
+		r.put(entity, inv, obj, oc.now)
+		oc.emit(entity, inv, "Update")
 	}
 }
 
-// deriveInvoiceLinks sets Balance and LinkedTxn from the applications.
+// deriveInvoiceLinks sets Balance and LinkedTxn from the applications (of
+// an invoice: what is still owed; of a credit memo: the credit left, also
+// shown as RemainingCredit).
 func (r *realm) deriveInvoiceLinks(id string, obj map[string]any) {
 	total, _ := num(obj["TotalAmt"])
 	applied := 0.0
@@ -335,6 +346,9 @@ func (r *realm) deriveInvoiceLinks(id string, obj map[string]any) {
 		links = append(links, map[string]any{"TxnId": pid, "TxnType": "Payment"})
 	}
 	obj["Balance"] = round2(total - applied)
+	if _, isCredit := obj["RemainingCredit"]; isCredit {
+		obj["RemainingCredit"] = obj["Balance"]
+	}
 	obj["LinkedTxn"] = links
 }
 
@@ -383,7 +397,7 @@ func sameJSON(a, b any) bool {
 }
 
 // customerBalance is the opening balance plus open invoice balances minus
-// unapplied payment credit.
+// unapplied payment credit and the credit left on credit memos.
 func (r *realm) customerBalance(id string) float64 {
 	b := r.openBal[id]
 	for _, rec := range r.ofCustomer(entInvoice, id) {
@@ -392,6 +406,10 @@ func (r *realm) customerBalance(id string) float64 {
 	}
 	for _, rec := range r.ofCustomer(entPayment, id) {
 		v, _ := num(rec.obj["UnappliedAmt"])
+		b -= v
+	}
+	for _, rec := range r.ofCustomer(entCreditMemo, id) {
+		v, _ := num(rec.obj["Balance"])
 		b -= v
 	}
 	return round2(b)
@@ -444,6 +462,8 @@ func (r *realm) normalize(entity, id string, obj map[string]any, old *record, oc
 		return r.normInvoice(id, obj, old, oc)
 	case entPayment:
 		return r.normPayment(id, obj, old, oc)
+	case entCreditMemo:
+		return r.normCreditMemo(id, obj, old, oc)
 	case entCompanyInfo, entPreferences:
 		return nil
 	}

@@ -13,11 +13,12 @@ import (
 // names QBO keeps unique. Without them every lookup and every create scans
 // the whole company, and a first sync of n records costs O(n²).
 var indexedFields = map[string][]string{
-	entCustomer: {"DisplayName", "PrimaryEmailAddr"},
-	entItem:     {"Name", "Sku"},
-	entAccount:  {"Name"},
-	entInvoice:  {"DocNumber", "CustomerRef"},
-	entPayment:  {"CustomerRef"},
+	entCustomer:   {"DisplayName", "PrimaryEmailAddr"},
+	entItem:       {"Name", "Sku"},
+	entAccount:    {"Name"},
+	entInvoice:    {"DocNumber", "CustomerRef"},
+	entPayment:    {"CustomerRef"},
+	entCreditMemo: {"DocNumber", "CustomerRef"},
 }
 
 // valueIndex maps a folded field value to the ids holding it.

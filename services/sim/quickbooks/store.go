@@ -18,6 +18,7 @@ const (
 	entItem        = "Item"
 	entInvoice     = "Invoice"
 	entPayment     = "Payment"
+	entCreditMemo  = "CreditMemo"
 	entAccount     = "Account"
 	entTaxCode     = "TaxCode"
 	entCompanyInfo = "CompanyInfo"
@@ -26,7 +27,7 @@ const (
 
 // entityNames maps the lowercase path segment to the entity name.
 var entityNames = map[string]string{
-	"customer": entCustomer, "item": entItem, "invoice": entInvoice, "payment": entPayment,
+	"customer": entCustomer, "item": entItem, "invoice": entInvoice, "payment": entPayment, "creditmemo": entCreditMemo,
 	"account": entAccount, "taxcode": entTaxCode, "companyinfo": entCompanyInfo, "preferences": entPreferences,
 }
 
@@ -115,11 +116,21 @@ func newRealm(id string) *realm {
 
 // seqGroup: transactions share one id sequence, as in QBO.
 func seqGroup(entity string) string {
-	if entity == entInvoice || entity == entPayment {
+	if isTxn(entity) {
 		return "txn"
 	}
 	return entity
 }
+
+// isTxn: the transactions (they void and delete; applications are kept
+// by their shared ids).
+func isTxn(entity string) bool {
+	return entity == entInvoice || entity == entPayment || entity == entCreditMemo
+}
+
+// isSalesForm: the transactions a payment applies to: invoices take
+// money, credit memos give it.
+func isSalesForm(entity string) bool { return entity == entInvoice || entity == entCreditMemo }
 
 func (r *realm) nextID(entity string) string {
 	g := seqGroup(entity)

@@ -489,6 +489,21 @@ func nameValue(name, value string) map[string]any {
 	}
 }
 
+// normCreditMemo: a credit memo is a sales form like an invoice (lines,
+// tax, numbers from the same sequence) without terms or due date; its
+// Balance and RemainingCredit are the credit not yet applied by payments.
+func (r *realm) normCreditMemo(id string, obj map[string]any, old *record, oc *opCtx) *fault {
+	obj["RemainingCredit"] = 0.0 // marks the sales form as a credit for deriveInvoiceLinks
+	if f := r.normInvoice(id, obj, old, oc); f != nil {
+		return f
+	}
+	for _, k := range []string{"DueDate", "SalesTermRef", "ShipDate", "AllowIPNPayment", "AllowOnlinePayment",
+		"AllowOnlineCreditCardPayment", "AllowOnlineACHPayment"} {
+		delete(obj, k)
+	}
+	return nil
+}
+
 func (r *realm) normPayment(id string, obj map[string]any, old *record, oc *opCtx) *fault {
 	if f := r.customerRef(obj); f != nil {
 		return f
@@ -513,8 +528,11 @@ func (r *realm) normPayment(id string, obj map[string]any, old *record, oc *opCt
 		return f
 	}
 	// Money already applied by this payment is available again to itself.
+	// Lines that apply a credit memo add its credit to the money the
+	// payment applies to invoices: a payment of 0 can settle an invoice
+	// with a credit.
 	prev := r.apps[id]
-	applied := 0.0
+	applied, credited := 0.0, 0.0
 	perInvoice := map[string]float64{}
 	lines := make([]any, 0)
 	for i, l := range sliceOf(obj["Line"]) {
@@ -539,11 +557,11 @@ func (r *realm) normPayment(id string, obj map[string]any, old *record, oc *opCt
 		if tid == "" {
 			return faultRequired("Line.LinkedTxn.TxnId")
 		}
-		if ttype != "Invoice" {
-			// Credit memos, journal entries and refunds are not simulated.
+		if !isSalesForm(ttype) {
+			// Journal entries and refunds are not simulated.
 			return faultInvalidValue("Line.LinkedTxn.TxnType", ttype)
 		}
-		inv, ok := r.get(entInvoice, tid)
+		inv, ok := r.get(ttype, tid)
 		if !ok {
 			return faultInvalidRef("Line.LinkedTxn.TxnId")
 		}
@@ -559,9 +577,13 @@ func (r *realm) normPayment(id string, obj map[string]any, old *record, oc *opCt
 		if perInvoice[tid] > open+0.001 {
 			return faultBusiness(fmt.Sprintf("The payment amount applied to transaction %s (%.2f) is more than its open balance (%.2f).", tid, perInvoice[tid], open), "Line.Amount")
 		}
-		applied += amt
+		if ttype == entCreditMemo {
+			credited += amt
+		} else {
+			applied += amt
+		}
 		lm["Amount"] = amt
-		lm["LinkedTxn"] = []any{map[string]any{"TxnId": tid, "TxnType": "Invoice"}}
+		lm["LinkedTxn"] = []any{map[string]any{"TxnId": tid, "TxnType": ttype}}
 		lm["LineEx"] = map[string]any{"any": []any{
 			nameValue("txnId", tid),
 			nameValue("txnOpenBalance", strconv.FormatFloat(open, 'f', 2, 64)),
@@ -569,12 +591,15 @@ func (r *realm) normPayment(id string, obj map[string]any, old *record, oc *opCt
 		}}
 		lines = append(lines, lm)
 	}
-	applied = round2(applied)
-	if applied > total+0.001 {
-		return faultBusiness(fmt.Sprintf("The amount applied (%.2f) is more than the payment amount (%.2f).", applied, total), "TotalAmt")
+	applied, credited = round2(applied), round2(credited)
+	if credited > applied+0.001 {
+		return faultBusiness(fmt.Sprintf("The credits applied (%.2f) are more than the amount applied to invoices (%.2f).", credited, applied), "Line.Amount")
+	}
+	if applied-credited > total+0.001 {
+		return faultBusiness(fmt.Sprintf("The amount applied (%.2f) is more than the payment amount (%.2f).", applied-credited, total), "TotalAmt")
 	}
 	obj["Line"] = lines
-	obj["UnappliedAmt"] = round2(total - applied)
+	obj["UnappliedAmt"] = round2(total - (applied - credited))
 	dep := refValue(obj["DepositToAccountRef"])
 	if dep == "" {
 		dep = r.undeposited
