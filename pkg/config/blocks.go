@@ -44,12 +44,21 @@ type NATS struct {
 	Replicas int `env:"REPLICAS, default=1"`
 	// ConnectTimeout bounds the first connection attempt.
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT, default=5s"`
+	// StreamMaxBytes caps what each stream keeps on disk (per replica),
+	// in bytes; 0 keeps the topology's 10 GiB. JetStream refuses streams
+	// whose caps do not fit in a server's storage, so a small server
+	// needs a smaller cap. The embedded server (-target=all) fits its
+	// streams into its store by itself.
+	StreamMaxBytes int64 `env:"STREAM_MAX_BYTES"`
 }
 
 func (n *NATS) Validate() []Problem {
 	var p []Problem
 	if n.Replicas != 1 && n.Replicas != 3 && n.Replicas != 5 {
 		p = append(p, Problem{"NATS_REPLICAS", fmt.Sprintf("%d is not 1, 3 or 5", n.Replicas)})
+	}
+	if n.StreamMaxBytes < 0 || (n.StreamMaxBytes > 0 && n.StreamMaxBytes < 64<<20) {
+		p = append(p, Problem{"NATS_STREAM_MAX_BYTES", fmt.Sprintf("%d bytes: give at least 67108864 (64 MiB), or 0 for the default", n.StreamMaxBytes)})
 	}
 	return p
 }

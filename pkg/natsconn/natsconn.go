@@ -21,6 +21,9 @@ type EmbeddedOptions struct {
 	StoreDir    string // JetStream file store
 	Listen      string // host:port for clients (the nats CLI can look in); port 0 picks one
 	MonitorAddr string // host:port of the HTTP monitoring endpoint; empty disables it
+	// MaxStore is the JetStream file storage in bytes; 0 leaves the
+	// server's default, three quarters of the free disk.
+	MaxStore int64
 }
 
 // StartEmbedded starts a JetStream-enabled server and waits until it accepts
@@ -46,6 +49,9 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		MaxPayload: 8 << 20,
+	}
+	if o.MaxStore > 0 {
+		opts.JetStreamMaxStore = o.MaxStore
 	}
 	if o.MonitorAddr != "" {
 		mh, mp, err := net.SplitHostPort(o.MonitorAddr)

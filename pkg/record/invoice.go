@@ -72,7 +72,9 @@ type Application struct {
 func EncodeApplied(apps []Application) string { return encodeList(apps) }
 
 // DecodeApplied reads a FieldApplied value.
-func DecodeApplied(s string) ([]Application, error) { return decodeList[Application](s, "payment applications") }
+func DecodeApplied(s string) ([]Application, error) {
+	return decodeList[Application](s, "payment applications")
+}
 
 // FieldCredits is the field that carries the credit memos a QBO payment
 // applies, as JSON ([]Credit). Their credit pays the payment's invoices

@@ -61,9 +61,11 @@ func StartJetStreamCluster(t testing.TB, n int) *Cluster {
 			Port:       clientPorts[i],
 			JetStream:  true,
 			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			NoLog:      true,
-			MaxPayload: 8 << 20, // as the embedded server: every node must agree
+			// See TestStore.
+			JetStreamMaxStore: TestStore,
+			NoSigs:            true,
+			NoLog:             true,
+			MaxPayload:        8 << 20, // as the embedded server: every node must agree
 			Cluster: server.ClusterOpts{
 				Name:      "ledgersync-test",
 				Host:      "127.0.0.1",

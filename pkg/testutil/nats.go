@@ -51,11 +51,18 @@ func connect(t testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// TestStore is the JetStream storage of a test server. The streams' caps
+// (10 GiB each) are reservations JetStream checks against it; tests write
+// a few megabytes. Left to the server's default (three quarters of the
+// free disk) the streams are refused on a machine with less than about
+// 70 GB free.
+const TestStore = 1 << 40
+
 // StartJetStream runs a JetStream server on a random port with its store in
 // a temp dir, shut down when the test ends.
 func StartJetStream(t testing.TB) *JetStream {
 	t.Helper()
-	ns, err := natsconn.StartEmbedded(natsconn.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	ns, err := natsconn.StartEmbedded(natsconn.EmbeddedOptions{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", MaxStore: TestStore})
 	if err != nil {
 		t.Fatal(err)
 	}

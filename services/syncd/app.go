@@ -107,19 +107,24 @@ type app struct {
 	embedded     bool
 	logger       *slog.Logger
 	embeddedNATS *server.Server
-	nc           *nats.Conn
-	js           jetstream.JetStream
-	store        *activity.Store
-	conns        *connection.Cache
-	links        *links.Store
-	clients      *clients.Factory
-	tokens       *tokens.Store // for the token gauges; set by the first module that opens it
-	metrics      *prometheus.Registry
-	readiness    map[string]func(context.Context) error
-	closers      []func() error
-	started      atomic.Bool    // every module initialised
-	stopping     atomic.Bool    // shutdown began: /readyz answers 503
-	mux          *http.ServeMux // probes, metrics and the routes modules add
+
+	// embeddedStore is the embedded server's JetStream storage in bytes:
+	// the streams are fitted into it.
+	embeddedStore int64
+
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	store     *activity.Store
+	conns     *connection.Cache
+	links     *links.Store
+	clients   *clients.Factory
+	tokens    *tokens.Store // for the token gauges; set by the first module that opens it
+	metrics   *prometheus.Registry
+	readiness map[string]func(context.Context) error
+	closers   []func() error
+	started   atomic.Bool    // every module initialised
+	stopping  atomic.Bool    // shutdown began: /readyz answers 503
+	mux       *http.ServeMux // probes, metrics and the routes modules add
 }
 
 // loadApp resolves the targets and loads every configuration they need.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -103,13 +104,26 @@ func benchInvoices(b *testing.B, from streams.System) {
 		settings.Direction = connection.TwoWay
 		delete(settings.Filters, connection.HubSpotToQBO)
 		body, _ := json.Marshal(map[string]any{"objects": map[streams.Object]connection.ObjectSettings{streams.ObjectInvoice: settings}})
-		testutil.WaitFor(b, 30*time.Second, "the invoice sync two-way", func() bool {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 			req, _ := http.NewRequest(http.MethodPatch, "http://"+httpAddr+"/api/connections/demo", bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer bench-admin-token-0123456789")
 			req.Header.Set("Content-Type", "application/json")
+			answer := ""
 			resp, err := http.DefaultClient.Do(req)
-			return err == nil && resp.StatusCode == http.StatusOK
-		})
+			if err == nil {
+				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+				answer = resp.Status + ": " + string(msg)
+			} else {
+				answer = err.Error()
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the invoice sync two-way: last answer %s", answer)
+			}
+		}
 	}
 	var written, failed uint64
 	testutil.WaitFor(b, 3*time.Hour, "every invoice settled by the writer", func() bool {

@@ -171,6 +171,7 @@ func cmdStreams(ctx context.Context, args []string, env envconfig.Lookuper, stdo
 		*replicas = cfg.NATS.Replicas
 	}
 	topo := streams.Default(*replicas)
+	topo.LimitStreamBytes(cfg.NATS.StreamMaxBytes)
 	switch args[0] {
 	case "export":
 		return streams.Export(stdout, topo)

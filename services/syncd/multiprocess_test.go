@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -146,7 +147,10 @@ func TestSeparateProcessesSurviveKilledAndStoppedServices(t *testing.T) {
 		httpAddrs[target] = testutil.RestartableAddr(t) // started again on it
 	}
 	env := map[string]string{
-		"NATS_URL":                "nats://" + natsAddr,
+		"NATS_URL": "nats://" + natsAddr,
+		// The standalone server keeps three quarters of the free disk:
+		// streams of 10 GiB each would not fit on every machine.
+		"NATS_STREAM_MAX_BYTES":   strconv.Itoa(256 << 20),
 		"LOG_FORMAT":              "json",
 		"SYNC_STREAMS_ENSURE":     "false",
 		"CLICKHOUSE_ADDR":         ch.Addr,

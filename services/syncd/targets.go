@@ -269,6 +269,7 @@ func initNATS(_ context.Context, a *app) (service, error) {
 			return nil, err
 		}
 		a.embeddedNATS = ns
+		a.embeddedStore = ns.JetStreamConfig().MaxStore
 		a.run.NATS.URL = ns.ClientURL()
 		a.logger.Info("embedded nats started", "url", ns.ClientURL(), "store_dir", filepath.Join(a.run.DataDir, "nats"))
 	}
@@ -295,6 +296,11 @@ func initNATS(_ context.Context, a *app) (service, error) {
 
 func initStreams(ctx context.Context, a *app) (service, error) {
 	topo := streams.Default(a.run.NATS.Replicas)
+	topo.LimitStreamBytes(a.run.NATS.StreamMaxBytes)
+	if per := topo.FitStorage(a.embeddedStore); per > 0 {
+		a.logger.Warn("embedded nats: the streams keep less than their usual 10 GiB each, to fit the store",
+			"store_bytes", a.embeddedStore, "stream_max_bytes", per)
+	}
 	if a.run.EnsureStreams {
 		changes, err := streams.Ensure(ctx, a.js, topo)
 		if err != nil {
