@@ -34,6 +34,10 @@ const (
 	BucketUsers       = "users"
 	BucketSessions    = "sessions"
 	BucketExports     = "exports"
+	// BucketBudgets holds the API rate windows of each HubSpot portal and
+	// QBO company, shared by every process that calls it
+	// (pkg/sharedbudget).
+	BucketBudgets = "api_budgets"
 	// ObjectStoreExports holds finished export files.
 	ObjectStoreExports = "export_files"
 )
@@ -50,9 +54,12 @@ const (
 	// the event id), so the activity stream keeps the shortest window.
 	activityDuplicateWindow = time.Minute
 	leaseTTL                = 30 * time.Second
-	maxMessageBytes         = 1 << 20
-	stageAckWait            = 30 * time.Second
-	activityAckWait         = 60 * time.Second
+	// A rate window state an hour old is of an idle account: its schedule
+	// lies in the past, and a missing key means the same.
+	budgetTTL       = time.Hour
+	maxMessageBytes = 1 << 20
+	stageAckWait    = 30 * time.Second
+	activityAckWait = 60 * time.Second
 	// The writer's in-flight limits count the records waiting for a
 	// dependency too (a nak'd message stays pending): too low, and invoices
 	// waiting for their customers hold every slot the customers need. The
@@ -184,6 +191,7 @@ func Default(replicas int) Topology {
 			kv(BucketUsers, "Users of the admin app (argon2id password hashes), their email index and API token hashes", 5, 0),
 			kv(BucketSessions, "Signed-in browser sessions by hashed id; the TTL is their lifetime", 1, SessionLifetime),
 			kv(BucketExports, "Export jobs of the record view: filter, progress, state", 1, ExportLifetime),
+			kv(BucketBudgets, "API rate windows per HubSpot portal and QBO company, shared by every process that calls it", 1, budgetTTL),
 		},
 		ObjectStores: []jetstream.ObjectStoreConfig{{
 			Bucket: ObjectStoreExports, Description: "Finished exports (CSV, XLSX), kept for a day",

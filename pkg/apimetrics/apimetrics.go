@@ -21,6 +21,16 @@ var (
 		Help:    "Duration of HTTP calls to the SaaS APIs.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"system"})
+	budgetFallbacks = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "ledgersync_api_budget_local_fallbacks_total",
+		Help: "API calls paced by the process's own rate budget because the budget shared with the other processes (SYNC_SHARED_BUDGETS) did not answer in time.",
+	}, []string{"system"})
+)
+
+// Systems, the system label.
+const (
+	SystemHubSpot = "hubspot"
+	SystemQBO     = "qbo"
 )
 
 // Kinds of calls: each counts against its own limit.
@@ -35,4 +45,10 @@ const (
 func Observe(system, kind string, status int, d time.Duration) {
 	requests.WithLabelValues(system, kind, strconv.Itoa(status)).Inc()
 	seconds.WithLabelValues(system).Observe(d.Seconds())
+}
+
+// BudgetFallback counts one call to system that the process paced alone
+// because the shared budget was out of reach.
+func BudgetFallback(system string) {
+	budgetFallbacks.WithLabelValues(system).Inc()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ledgersync/ledgersync/pkg/config"
 	"github.com/ledgersync/ledgersync/pkg/connection"
+	"github.com/ledgersync/ledgersync/pkg/gcra"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
@@ -181,33 +182,89 @@ func (f *Factory) HubSpot(c connection.Connection) (*hubspot.Client, error) {
 
 // One budget per account (realm or portal at its API host) for the whole
 // process, whichever factory builds the client: the ingestor and the writer
-// of one process draw on the same limits.
+// of one process draw on the same limits. With ShareBudgets, every process
+// calling the account books its calls in one shared state too.
 var (
 	budgetMu   sync.Mutex
-	qboBudgets = map[string]*qbo.Budget{}
+	qboBudgets = map[string]sharedQBO{}
+	hsBudgets  = map[string]sharedHubSpot{}
+	shared     gcra.Shared
 )
 
-func accountKey(apiURL, account string) string {
-	if u, err := neturl.Parse(apiURL); err == nil && u.Host != "" {
-		return u.Host + "|" + account
+type sharedQBO struct {
+	b   *qbo.Budget
+	key string // the account's key in the shared state
+}
+
+type sharedHubSpot struct {
+	b   *hubspot.Budget
+	key string
+}
+
+// ShareBudgets makes every account budget of the process, those built
+// already and those to come, book its rate windows in s, so that the
+// replicas calling one QBO company or HubSpot portal together stay within
+// its limits. nil makes the budgets per process again. syncd calls it at
+// start (SYNC_SHARED_BUDGETS).
+func ShareBudgets(s gcra.Shared) {
+	budgetMu.Lock()
+	defer budgetMu.Unlock()
+	shared = s
+	for _, e := range qboBudgets {
+		e.b.Share(s, e.key)
 	}
-	return apiURL + "|" + account
+	for _, e := range hsBudgets {
+		e.b.Share(s, e.key)
+	}
+}
+
+func accountKey(apiURL, account string) string {
+	return apiHost(apiURL) + "|" + account
+}
+
+func apiHost(apiURL string) string {
+	if u, err := neturl.Parse(apiURL); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return apiURL
+}
+
+// SharedKey names an account's state in the shared budget: system, API
+// host and account id, each one token of KV-safe characters (the same in
+// every process, whatever spelling of the URL it was configured with).
+func SharedKey(system, apiURL, account string) string {
+	return system + "." + keyToken(apiHost(apiURL)) + "." + keyToken(account)
+}
+
+func keyToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 func (f *Factory) qboBudget(apiURL, realm string) *qbo.Budget {
 	budgetMu.Lock()
 	defer budgetMu.Unlock()
 	key := accountKey(apiURL, realm)
-	if b, ok := qboBudgets[key]; ok {
-		return b
+	if e, ok := qboBudgets[key]; ok {
+		return e.b
 	}
 	l := qbo.DefaultLimits()
 	l.PerMinute, l.PerSecond, l.Concurrent = f.apps.QBO.LimitPerMinute, f.apps.QBO.LimitPerSecond, f.apps.QBO.LimitConcurrent
 	l.BatchPerMinute = f.apps.QBO.LimitBatchPerMinute
 	l.BackfillShare = f.apps.QBO.LimitBackfillShare
-	b := qbo.NewBudget(l)
-	qboBudgets[key] = b
-	return b
+	e := sharedQBO{b: qbo.NewBudget(l), key: SharedKey("qbo", apiURL, realm)}
+	if shared != nil {
+		e.b.Share(shared, e.key)
+	}
+	qboBudgets[key] = e
+	return e.b
 }
 
 func (f *Factory) hubspotBudget(apiURL, portal string) *hubspot.Budget {
@@ -222,5 +279,16 @@ func (f *Factory) hubspotBudget(apiURL, portal string) *hubspot.Budget {
 		cfg.SearchPerSecond = f.apps.HubSpot.LimitSearchPerSecond
 	}
 	cfg.BackfillShare = f.apps.HubSpot.LimitBackfillShare
-	return hubspot.BudgetFor(accountKey(apiURL, portal), cfg)
+	key := accountKey(apiURL, portal)
+	b := hubspot.BudgetFor(key, cfg)
+	budgetMu.Lock()
+	defer budgetMu.Unlock()
+	if _, ok := hsBudgets[key]; !ok {
+		e := sharedHubSpot{b: b, key: SharedKey("hubspot", apiURL, portal)}
+		if shared != nil {
+			e.b.Share(shared, e.key)
+		}
+		hsBudgets[key] = e
+	}
+	return b
 }

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ledgersync/ledgersync/pkg/apimetrics"
 	"github.com/ledgersync/ledgersync/pkg/drain"
+	"github.com/ledgersync/ledgersync/pkg/gcra"
 	"github.com/ledgersync/ledgersync/pkg/lanes"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 )
@@ -60,6 +62,11 @@ func DefaultBudgetConfig() BudgetConfig {
 // HubSpot's rolling window, so Budget keeps a log of send times per
 // window instead: a call waits until fewer than the limit were sent in the
 // last window. On a 429 every caller pauses.
+//
+// With Share, each call is also booked in a state every process calling
+// the portal uses (gcra.Shared), so replicas together stay within the
+// portal's window and search limit. The first-sync lane, the pause and
+// the daily reserve stay per process.
 type Budget struct {
 	mu     sync.Mutex
 	now    func() time.Time
@@ -73,7 +80,16 @@ type Budget struct {
 	dailyLeft    int
 	dailyDay     string
 	dailyReserve int
+
+	shared    gcra.Shared // nil: the process paces the portal alone
+	sharedKey string
 }
+
+// sharedBurst is the part of the window the shared schedule lets go at
+// once. GCRA cannot see a rolling window's edges, so it keeps any window
+// within the limit by spreading what is left after the burst over it:
+// a small burst keeps most of the window's calls for a steady stream.
+func sharedBurst(limit int) int { return max(1, limit/20) }
 
 // slidingLog counts sends in a rolling window.
 type slidingLog struct {
@@ -132,6 +148,69 @@ func BudgetFor(portalID string, cfg BudgetConfig) *Budget {
 	return b
 }
 
+// Share makes the budget book its calls in s, under key+".window" and
+// key+".search" (the portal's states, the same in every process), on top
+// of its own logs. A nil s stops sharing.
+func (b *Budget) Share(s gcra.Shared, key string) {
+	b.mu.Lock()
+	b.shared, b.sharedKey = s, key
+	b.mu.Unlock()
+}
+
+// sharedRequest is a call of kind k as the shared state books it, from
+// the limits as the headers last set them. Callers hold b.mu.
+func (b *Budget) sharedRequest(k Kind) gcra.Request {
+	if k == KindSearch {
+		return gcra.Request{Key: b.sharedKey + ".search", Window: b.search.window,
+			Limits: []gcra.Limit{gcra.ForWindow("search", b.search.limit, b.search.window+b.margin, 1)}}
+	}
+	return gcra.Request{Key: b.sharedKey + ".window", Window: b.std.window,
+		Limits: []gcra.Limit{gcra.ForWindow("window", b.std.limit, b.std.window+b.margin, sharedBurst(b.std.limit))}}
+}
+
+// waitShared waits out a pause, then books the call in the shared state
+// and waits its turn there; booked says it did. When the shared state
+// does not answer, the call goes on the local log alone (counted in
+// apimetrics).
+func (b *Budget) waitShared(ctx context.Context, k Kind) (booked bool, err error) {
+	for {
+		b.mu.Lock()
+		s := b.shared
+		if s == nil {
+			b.mu.Unlock()
+			return false, nil
+		}
+		now := b.now()
+		if p := b.pausedUntil[k]; now.Before(p) {
+			b.mu.Unlock()
+			if err := sleep(ctx, p.Sub(now)); err != nil {
+				return false, err
+			}
+			continue
+		}
+		if k == KindStandard && b.dailyExhausted(now) {
+			b.mu.Unlock()
+			return false, nil // Wait refuses the call; it must not spend a turn
+		}
+		req := b.sharedRequest(k)
+		b.mu.Unlock()
+		d, err := s.Take(ctx, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			apimetrics.BudgetFallback(apimetrics.SystemHubSpot)
+			return false, nil
+		}
+		if d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+}
+
 func (b *Budget) log(k Kind) *slidingLog {
 	if k == KindSearch {
 		return &b.search
@@ -156,6 +235,16 @@ func (b *Budget) Wait(ctx context.Context, k Kind) (err error) {
 		}
 	}
 	for {
+		// The portal's shared state first: every process's calls are
+		// booked there, and a booked call goes at its turn. Waiting on
+		// the local log as well would send it later than booked, where
+		// it can bunch up with the calls booked after it (the log also
+		// counts other processes' calls from the headers): the log only
+		// paces calls the shared state could not book.
+		booked, err := b.waitShared(ctx, k)
+		if err != nil {
+			return err
+		}
 		b.mu.Lock()
 		now := b.now()
 		var wait time.Duration
@@ -169,7 +258,7 @@ func (b *Budget) Wait(ctx context.Context, k Kind) (err error) {
 		} else {
 			l := b.log(k)
 			l.prune(now, b.margin)
-			if len(l.sent) < l.limit {
+			if booked || len(l.sent) < l.limit {
 				l.sent = append(l.sent, now)
 				if k == KindStandard && b.dailyKnown {
 					b.dailyLeft--
@@ -183,6 +272,8 @@ func (b *Budget) Wait(ctx context.Context, k Kind) (err error) {
 			}
 		}
 		b.mu.Unlock()
+		// A pause (429) that began while we waited makes a booking
+		// stale: the loop books again after it.
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
@@ -273,13 +364,25 @@ type BudgetState struct {
 	PausedFor      time.Duration
 }
 
-// State returns the budget's current state.
+// State returns the budget's current state. When the budget is shared,
+// InWindow counts the calls of every process on the portal, as of this
+// process's last booking (or this process's own count, if more).
 func (b *Budget) State() BudgetState {
+	b.mu.Lock()
+	shared, key, window := b.shared, b.sharedKey+".window", b.std.window
+	b.mu.Unlock()
+	used, sharedOK := 0, false
+	if shared != nil {
+		used, sharedOK = shared.Usage(key, window)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	b.std.prune(now, b.margin)
 	s := BudgetState{Burst: b.std.limit, Window: b.std.window, InWindow: len(b.std.sent), SearchPerSec: b.search.limit, DailyRemaining: -1}
+	if sharedOK {
+		s.InWindow = max(s.InWindow, used)
+	}
 	if b.dailyKnown {
 		s.DailyRemaining = b.dailyLeft
 	}

@@ -7,7 +7,9 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/ledgersync/ledgersync/pkg/apimetrics"
 	"github.com/ledgersync/ledgersync/pkg/drain"
+	"github.com/ledgersync/ledgersync/pkg/gcra"
 	"github.com/ledgersync/ledgersync/pkg/lanes"
 )
 
@@ -95,13 +97,20 @@ func (l Limits) withDefaults() Limits {
 // realm in the process: token buckets for the per-second, per-minute and
 // batch limits, a semaphore for requests in flight, and a pause that every
 // caller honours after a 429.
+//
+// With Share, the three rate windows are also booked in a state every
+// process calling the realm uses (gcra.Shared), so replicas together stay
+// within the realm's limits. The in-flight slots, the first-sync lane and
+// the pause stay per process.
 type Budget struct {
 	lim    Limits
 	now    func() time.Time
 	second *rate.Limiter
 	minute *rate.Limiter
 	batch  *rate.Limiter
-	sem    chan struct{}
+	// The same windows as the shared state books them (Share).
+	sharedStd, sharedBatch []gcra.Limit
+	sem                    chan struct{}
 	// The first-sync lane: its share of the minute and at most this many
 	// of the in-flight slots, so a live change always finds a free one.
 	gate        *lanes.Gate
@@ -111,6 +120,8 @@ type Budget struct {
 	pausedUntil time.Time
 	throttled   int         // consecutive 429s
 	sent        []time.Time // requests let through in the last minute, ascending (State)
+	shared      gcra.Shared // nil: the process paces the realm alone
+	sharedKey   string
 }
 
 // NewBudget returns a budget enforcing l (zero fields take the defaults).
@@ -122,12 +133,18 @@ func NewBudget(l Limits) *Budget {
 	// first minute: the rate is what the minute has left after the burst.
 	batchBurst := min(l.BatchBurst, l.BatchPerMinute)
 	batch := rate.Limit(max(float64(l.BatchPerMinute)*l.Headroom-float64(batchBurst), 1) / 60)
+	std := []gcra.Limit{
+		gcra.ForRate("second", float64(perSec), min(l.Burst, l.PerSecond)),
+		gcra.ForRate("minute", float64(perMin), min(l.Burst, l.PerMinute)),
+	}
 	return &Budget{
 		lim:         l,
 		now:         time.Now,
 		second:      rate.NewLimiter(perSec, min(l.Burst, l.PerSecond)),
 		minute:      rate.NewLimiter(perMin, min(l.Burst, l.PerMinute)),
 		batch:       rate.NewLimiter(batch, batchBurst),
+		sharedStd:   std,
+		sharedBatch: append(append([]gcra.Limit(nil), std...), gcra.ForRate("batch", float64(batch), batchBurst)),
 		sem:         make(chan struct{}, l.Concurrent),
 		gate:        lanes.NewGate(l.BackfillShare, int(float64(l.PerMinute)*l.Headroom), time.Minute),
 		backfillSem: make(chan struct{}, max(1, min(l.Concurrent-1, int(l.BackfillShare*float64(l.Concurrent))))),
@@ -136,6 +153,50 @@ func NewBudget(l Limits) *Budget {
 
 // Limits returns the limits the budget enforces.
 func (b *Budget) Limits() Limits { return b.lim }
+
+// Share makes the budget book its rate windows in s under key (the realm's
+// state, the same key in every process), on top of its own buckets. A nil
+// s stops sharing.
+func (b *Budget) Share(s gcra.Shared, key string) {
+	b.mu.Lock()
+	b.shared, b.sharedKey = s, key
+	b.mu.Unlock()
+}
+
+func (b *Budget) sharing() (gcra.Shared, string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.shared, b.sharedKey
+}
+
+// waitShared books the call in the shared windows and waits its turn
+// there; booked says it did. When the shared state does not answer, the
+// call goes on the local buckets alone (counted in apimetrics): a sync
+// slows down or meets a 429 rather than stop.
+func (b *Budget) waitShared(ctx context.Context, isBatch bool) (booked bool, err error) {
+	s, key := b.sharing()
+	if s == nil {
+		return false, nil
+	}
+	limits := b.sharedStd
+	if isBatch {
+		limits = b.sharedBatch
+	}
+	d, err := s.Take(ctx, gcra.Request{Key: key, Limits: limits, Window: time.Minute})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		apimetrics.BudgetFallback(apimetrics.SystemQBO)
+		return false, nil
+	}
+	if d > 0 {
+		if err := sleep(ctx, d); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
 
 // Acquire waits until a request (a batch call when isBatch) may be sent
 // without going over any limit, then holds one in-flight slot until release
@@ -180,6 +241,17 @@ func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err
 		}
 	}
 	for {
+		// The realm's shared windows first: every process's calls are
+		// booked there, and a booked call goes at its turn. Waiting on
+		// the local buckets as well would send it later than booked,
+		// where it can bunch up with the calls booked after it: they
+		// only pace calls the shared state could not book, and count the
+		// booked ones so a fallback starts from this process's real use.
+		booked, err := b.waitShared(ctx, isBatch)
+		if err != nil {
+			releaseSlot()
+			return nil, err
+		}
 		now := b.now()
 		rs := []*rate.Reservation{b.second.ReserveN(now, 1), b.minute.ReserveN(now, 1)}
 		if isBatch {
@@ -188,6 +260,9 @@ func (b *Budget) Acquire(ctx context.Context, isBatch bool) (release func(), err
 		var wait time.Duration
 		for _, r := range rs {
 			wait = max(wait, r.DelayFrom(now))
+		}
+		if booked {
+			wait = 0
 		}
 		if wait > 0 {
 			if err := sleep(ctx, wait); err != nil {

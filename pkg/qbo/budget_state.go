@@ -36,13 +36,23 @@ func (b *Budget) pruneSent(now time.Time) {
 	}
 }
 
-// State returns the budget's use of the current minute.
+// State returns the budget's use of the current minute. When the budget
+// is shared, UsedLastMinute counts the calls of every process on the
+// realm, as of this process's last booking (or its own calls, if more).
 func (b *Budget) State() BudgetState {
+	shared, key := b.sharing()
+	used, sharedOK := 0, false
+	if shared != nil {
+		used, sharedOK = shared.Usage(key, time.Minute)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
 	b.pruneSent(now)
 	s := BudgetState{PerMinute: int(float64(b.lim.PerMinute) * b.lim.Headroom), UsedLastMinute: len(b.sent)}
+	if sharedOK {
+		s.UsedLastMinute = max(s.UsedLastMinute, used)
+	}
 	s.Remaining = max(0, s.PerMinute-s.UsedLastMinute)
 	if now.Before(b.pausedUntil) {
 		s.PausedFor = b.pausedUntil.Sub(now)

@@ -27,6 +27,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/logging"
 	"github.com/ledgersync/ledgersync/pkg/pipeline"
+	"github.com/ledgersync/ledgersync/pkg/sharedbudget"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
@@ -60,6 +61,10 @@ type runConfig struct {
 	// expiries (metrics.go).
 	MetricsInterval time.Duration `env:"SYNC_METRICS_INTERVAL, default=15s"`
 
+	// SharedBudgets shares each account's API rate windows between the
+	// processes calling it (SYNC_SHARED_BUDGETS*).
+	SharedBudgets sharedbudget.Config
+
 	Log  logging.Config
 	NATS config.NATS `env:", prefix=NATS_"`
 
@@ -80,6 +85,9 @@ func (c *runConfig) Validate() []config.Problem {
 	}
 	if c.DataDir == "" {
 		p = append(p, config.Problem{Variable: "SYNC_DATA_DIR", Reason: "must not be empty"})
+	}
+	if c.SharedBudgets.Timeout <= 0 {
+		p = append(p, config.Problem{Variable: "SYNC_SHARED_BUDGETS_TIMEOUT", Reason: "must be positive"})
 	}
 	if c.MetricsInterval <= 0 {
 		p = append(p, config.Problem{Variable: "SYNC_METRICS_INTERVAL", Reason: "must be positive"})

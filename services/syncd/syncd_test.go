@@ -259,7 +259,7 @@ func TestStreamsEnsureTwiceChangesNothing(t *testing.T) {
 	if err := json.Unmarshal(export.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 11 10" {
+	if fmt.Sprint(len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"])) != "5 11 11" {
 		t.Fatalf("export has %d streams, %d consumers, %d buckets", len(doc["streams"]), len(doc["consumers"]), len(doc["buckets"]))
 	}
 }

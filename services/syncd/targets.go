@@ -18,6 +18,7 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/natsconn"
+	"github.com/ledgersync/ledgersync/pkg/sharedbudget"
 	"github.com/ledgersync/ledgersync/pkg/tokens"
 	"github.com/ledgersync/ledgersync/services/activitysink"
 	"github.com/ledgersync/ledgersync/services/api"
@@ -65,6 +66,12 @@ var modules = []module{
 		init:        initStreams,
 	},
 	{
+		name:        "budgets",
+		description: "API rate windows of each account shared with the other processes through NATS (SYNC_SHARED_BUDGETS)",
+		deps:        []string{"nats", "streams"},
+		init:        initBudgets,
+	},
+	{
 		name:        "clickhouse",
 		description: "ClickHouse activity store",
 		configs:     func(a *app) []any { return []any{&a.clickhouse} },
@@ -90,7 +97,7 @@ var modules = []module{
 		description: "webhook receivers, safety-net pollers and the initial backfill: full records into the pipeline",
 		public:      true,
 		inAll:       true,
-		deps:        []string{"nats", "streams"},
+		deps:        []string{"nats", "streams", "budgets"},
 		configs:     func(a *app) []any { return []any{&a.ingestor} },
 		init: func(ctx context.Context, a *app) (service, error) {
 			svc, err := ingestor.New(ctx, a.ingestor, a.js, a.logger)
@@ -121,7 +128,7 @@ var modules = []module{
 	{
 		name:        "clients",
 		description: "HubSpot and QBO API clients of each connection, on its encrypted tokens",
-		deps:        []string{"nats", "streams"},
+		deps:        []string{"nats", "streams", "budgets"},
 		configs:     func(a *app) []any { return []any{&a.clientApps} },
 		init:        initClients,
 	},
@@ -152,7 +159,7 @@ var modules = []module{
 		description: "admin HTTP API under /api/ (connections, OAuth connect flows, health, reports)",
 		public:      true,
 		inAll:       true,
-		deps:        []string{"nats", "streams", "clickhouse"},
+		deps:        []string{"nats", "streams", "clickhouse", "budgets"},
 		configs:     func(a *app) []any { return []any{&a.api} },
 		init:        initAPI,
 	},
@@ -324,6 +331,28 @@ func initStreams(ctx context.Context, a *app) (service, error) {
 		}
 		return nil
 	}
+	return nil, nil
+}
+
+// initBudgets makes the API budgets of every client this process builds
+// book their rate windows in the budgets bucket, unless the process is the
+// only one calling its accounts (NATS embedded, SYNC_SHARED_BUDGETS=auto)
+// or sharing is off. The bucket is opened at the first call, and a call
+// that cannot reach it in time is paced by the process's own budget.
+func initBudgets(_ context.Context, a *app) (service, error) {
+	cfg := a.run.SharedBudgets
+	on := cfg.Mode.Enabled(a.embedded)
+	if !on {
+		clients.ShareBudgets(nil)
+		a.logger.Info("api budgets per process", "shared_budgets", string(cfg.Mode))
+		return nil, nil
+	}
+	clients.ShareBudgets(sharedbudget.New(a.js, streams.BucketBudgets,
+		sharedbudget.Options{Timeout: cfg.Timeout, Logger: a.logger}))
+	// The budgets are process-wide; once this app's NATS connection is
+	// gone they would only fall back on every call.
+	a.closers = append(a.closers, func() error { clients.ShareBudgets(nil); return nil })
+	a.logger.Info("api budgets shared through nats", "bucket", streams.BucketBudgets, "timeout", cfg.Timeout.String())
 	return nil, nil
 }
 
