@@ -177,7 +177,7 @@ func TestSeparateProcessesSurviveKilledAndStoppedServices(t *testing.T) {
 	var ensureOut []byte
 	testutil.WaitFor(t, 15*time.Second, "syncd streams ensure", func() bool {
 		cmd := exec.Command(syncdBin, "streams", "ensure")
-		cmd.Env = []string{"NATS_URL=nats://" + natsAddr, "NATS_CONNECT_TIMEOUT=1s"}
+		cmd.Env = []string{"NATS_URL=nats://" + natsAddr, "NATS_CONNECT_TIMEOUT=1s", "NATS_STREAM_MAX_BYTES=" + env["NATS_STREAM_MAX_BYTES"]}
 		var err error
 		ensureOut, err = cmd.CombinedOutput()
 		return err == nil
