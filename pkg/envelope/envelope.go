@@ -70,14 +70,36 @@ func (e Envelope) Subject() string {
 // seen twice (a webhook and a poll, a redelivery) gets the same id and the
 // stream's duplicate window collapses it.
 func (e Envelope) MsgID() string {
-	parts := []string{string(e.Stage), e.Connection, string(e.Object), string(e.Source), string(e.Target), e.RecordID, e.SourceVersion}
+	// Built in one allocation: every stage asks for it several times per
+	// message.
+	parts := [...]string{string(e.Stage), e.Connection, string(e.Object), string(e.Source), string(e.Target), e.RecordID, e.SourceVersion}
+	n := len(parts) - 1 + len(e.Digest) + len(e.ReplayID)
+	for _, p := range parts {
+		n += len(p)
+	}
 	if e.Digest != "" {
-		parts = append(parts, e.Digest)
+		n++
 	}
 	if e.ReplayID != "" {
-		parts = append(parts, "replay", e.ReplayID)
+		n += len(":replay:")
 	}
-	id := strings.Join(parts, ":")
+	var b strings.Builder
+	b.Grow(n)
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(p)
+	}
+	if e.Digest != "" {
+		b.WriteByte(':')
+		b.WriteString(e.Digest)
+	}
+	if e.ReplayID != "" {
+		b.WriteString(":replay:")
+		b.WriteString(e.ReplayID)
+	}
+	id := b.String()
 	if len(id) <= 200 {
 		return id
 	}

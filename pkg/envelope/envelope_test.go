@@ -79,3 +79,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestMsgIDFormat pins the id's text: the streams' duplicate windows and the
+// activity rows' event ids are keyed on it, so a process of another
+// version must make the same id for the same change.
+func TestMsgIDFormat(t *testing.T) {
+	base := Envelope{Stage: streams.StageResolved, Connection: "c1", Object: streams.ObjectContact, Source: streams.SystemHubSpot,
+		Target: streams.SystemQBO, RecordID: "101", SourceVersion: "1700000000000"}
+	withDigest, withReplay, both := base, base, base
+	withDigest.Digest = "abcdef012345"
+	withReplay.ReplayID = "run-7"
+	both.Digest, both.ReplayID = "abcdef012345", "run-7"
+	ingested := base
+	ingested.Stage, ingested.Target = streams.StageIngested, ""
+	for _, tc := range []struct {
+		e    Envelope
+		want string
+	}{
+		{base, "resolved:c1:contact:hubspot:qbo:101:1700000000000"},
+		{withDigest, "resolved:c1:contact:hubspot:qbo:101:1700000000000:abcdef012345"},
+		{withReplay, "resolved:c1:contact:hubspot:qbo:101:1700000000000:replay:run-7"},
+		{both, "resolved:c1:contact:hubspot:qbo:101:1700000000000:abcdef012345:replay:run-7"},
+		{ingested, "ingested:c1:contact:hubspot::101:1700000000000"},
+	} {
+		if got := tc.e.MsgID(); got != tc.want {
+			t.Errorf("MsgID() = %q, want %q", got, tc.want)
+		}
+	}
+}

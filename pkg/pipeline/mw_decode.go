@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/ledgersync/ledgersync/pkg/envelope"
 	"github.com/ledgersync/ledgersync/pkg/logging"
@@ -18,7 +19,8 @@ func Decode() Middleware {
 				return syncerr.Permanent(syncerr.CodeBadMessage, err)
 			}
 			d.Envelope = env
-			ctx = logging.With(ctx, logging.KeyConnection, env.Connection, logging.KeyObject, string(env.Object))
+			ctx = logging.IntoContext(ctx, logging.Lazy(logging.FromContext(ctx),
+				slog.String(logging.KeyConnection, env.Connection), slog.String(logging.KeyObject, string(env.Object))))
 			return next(ctx, d)
 		}
 	}

@@ -10,16 +10,18 @@ import (
 )
 
 // WithLogger puts a logger carrying the stage and message id in the context.
-// Decode adds the connection and object once they are known.
+// Decode adds the connection and object once they are known. The
+// attributes are rendered only if the delivery logs something (see
+// logging.Lazy): most deliveries log nothing.
 func WithLogger(base *slog.Logger) Middleware {
 	return func(next Step) Step {
 		return func(ctx context.Context, d *Delivery) error {
-			// One With per delivery: each renders its attributes for the handler.
-			attrs := []any{logging.KeyStage, d.Stage, logging.KeyMessageID, d.Msg.Headers().Get(jetstream.MsgIDHeader)}
+			attrs := make([]slog.Attr, 0, 6)
+			attrs = append(attrs, slog.String(logging.KeyStage, d.Stage), slog.String(logging.KeyMessageID, d.Msg.Headers().Get(jetstream.MsgIDHeader)))
 			if d.Meta != nil {
-				attrs = append(attrs, "stream_seq", d.Meta.Sequence.Stream, "attempt", d.Attempt)
+				attrs = append(attrs, slog.Uint64("stream_seq", d.Meta.Sequence.Stream), slog.Int("attempt", d.Attempt))
 			}
-			return next(logging.IntoContext(ctx, base.With(attrs...)), d)
+			return next(logging.IntoContext(ctx, logging.Lazy(base, attrs...)), d)
 		}
 	}
 }

@@ -28,9 +28,8 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 	return func(next Step) Step {
 		return func(ctx context.Context, d *Delivery) error {
 			log := logging.FromContext(ctx)
-			key := waitKey(d.Stage, d)
 			if d.Attempt > 1 {
-				n, werr := waits.Count(ctx, key)
+				n, werr := waits.Count(ctx, waitKey(d.Stage, d))
 				if werr != nil {
 					log.Warn("cannot read the wait count; retrying later", logging.KeyError, werr)
 					d.Outcome = OutcomeRetry
@@ -59,7 +58,7 @@ func Settle(maxAttempts int, backoff Backoff, dl *DeadLetterer, waits *Waits) Mi
 			}
 			if syncerr.IsWaiting(err) {
 				delay := max(syncerr.RetryAfterOf(err), backoff.Initial)
-				if werr := waits.Add(ctx, key); werr != nil {
+				if werr := waits.Add(ctx, waitKey(d.Stage, d)); werr != nil {
 					log.Warn("cannot record the wait; it counts as an attempt", logging.KeyError, werr)
 				}
 				d.Outcome = OutcomeWaiting

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,7 +23,7 @@ func waitKey(stage string, d *Delivery) string {
 	if d.Meta == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s.%s.%d", stage, d.Meta.Stream, d.Meta.Sequence.Stream)
+	return stage + "." + d.Meta.Stream + "." + strconv.FormatUint(d.Meta.Sequence.Stream, 10)
 }
 
 // Count returns how many deliveries of d were waits.

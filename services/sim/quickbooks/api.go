@@ -2,13 +2,17 @@ package quickbooks
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
 	"time"
+
+	// goccy/go-json, drop-in: decoding the /batch requests and entities
+	// of a first sync with encoding/json was over 2% of the CPU of the
+	// all-in-one benchmark (the simulator runs in its process).
+	json "github.com/goccy/go-json"
 )
 
 const maxBody = 4 << 20
