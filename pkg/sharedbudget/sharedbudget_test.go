@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/ledgersync/ledgersync/pkg/gcra"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/logging"
-	"github.com/ledgersync/ledgersync/pkg/natsconn"
 	"github.com/ledgersync/ledgersync/pkg/qbo"
 	"github.com/ledgersync/ledgersync/pkg/sharedbudget"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -137,136 +135,136 @@ func hammer(t *testing.T, calls []func(context.Context) error, workers int) (ok 
 	return ok
 }
 
-func TestTwoProcessesShareOneQBORealm(t *testing.T) {
+// eachMode runs f with the processes sharing the budget and, with
+// -sharedbudget.baseline, once more with a budget per process (which
+// only reports: it shows the 429s sharing prevents).
+func eachMode(t *testing.T, f func(t *testing.T, share bool, name string)) {
 	cases := []bool{true}
 	if *baseline {
 		cases = append(cases, false)
 	}
 	for _, share := range cases {
 		name := map[bool]string{true: "shared", false: "per process"}[share]
-		t.Run(name, func(t *testing.T) {
-			const perSecond = 20
-			j := startWithBucket(t)
-			cfg := quickbooks.DefaultConfig()
-			cfg.Addr = "127.0.0.1:0"
-			cfg.Throttle = true
-			cfg.ThrottlePerSecond = perSecond
-			cfg.ThrottlePerMinute = 1_000_000
-			sim, err := quickbooks.New(cfg, logging.Discard())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var seen statusCounter
-			srv := httptest.NewServer(seen.wrap("/v3/", sim.Handler()))
-			t.Cleanup(func() { srv.Close(); sim.Close() })
-			oc := &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-				Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/oauth2/v1/tokens/bearer", AuthStyle: oauth2.AuthStyleInHeader}}
-			ts := oc.TokenSource(context.Background(), &oauth2.Token{RefreshToken: cfg.RefreshToken})
-			if _, err := ts.Token(); err != nil {
-				t.Fatal(err)
-			}
-
-			var calls []func(context.Context) error
-			for range 2 {
-				// Each process has its own budget of the realm, as two
-				// pods do, with the simulator's limits.
-				b := qbo.NewBudget(qbo.Limits{PerSecond: perSecond, PerMinute: 1_000_000, BatchPerMinute: 1_000_000})
-				if s := process(t, j, share); s != nil {
-					b.Share(s, clients.SharedKey("qbo", srv.URL, cfg.RealmID))
-				}
-				cl, err := qbo.New(qbo.Config{BaseURL: srv.URL, RealmID: cfg.RealmID}, ts,
-					qbo.WithBudget(b), qbo.WithRetries(0, time.Millisecond), qbo.WithLogger(logging.Discard()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				calls = append(calls, func(ctx context.Context) error { _, err := cl.CompanyInfo(ctx); return err })
-			}
-			start := time.Now()
-			ok := hammer(t, calls, 4)
-			elapsed := time.Since(start)
-			throttled := seen.throttled.Load()
-			t.Logf("%s: %d and %d calls in %v (budget %.1f/s together), %d answered 429", name, ok[0], ok[1],
-				elapsed.Round(time.Millisecond), perSecond*0.95, throttled)
-			if !share {
-				return // the baseline only reports
-			}
-			if throttled != 0 {
-				t.Errorf("%d calls met a 429: the processes overran the realm together", throttled)
-			}
-			// Loose: the shared budget lets 19/s through after a burst;
-			// together the processes must use a good part of it.
-			if want := int64(0.6 * perSecond * 0.95 * hammerFor.Seconds()); ok[0]+ok[1] < want {
-				t.Errorf("%d calls together, want at least %d: sharing starves the processes", ok[0]+ok[1], want)
-			}
-			if ok[0] == 0 || ok[1] == 0 {
-				t.Errorf("one process made no call: %v", ok)
-			}
-		})
+		t.Run(name, func(t *testing.T) { f(t, share, name) })
 	}
 }
 
-func TestTwoProcessesShareOneHubSpotPortal(t *testing.T) {
-	cases := []bool{true}
-	if *baseline {
-		cases = append(cases, false)
-	}
-	for _, share := range cases {
-		name := map[bool]string{true: "shared", false: "per process"}[share]
-		t.Run(name, func(t *testing.T) {
-			const burst = 20
-			j := startWithBucket(t)
-			cfg := hssim.DefaultConfig()
-			cfg.Throttle = true
-			cfg.BurstLimit = burst
-			cfg.BurstWindow = time.Second
-			sim, err := hssim.New(cfg, nil)
+func TestTwoProcessesShareOneQBORealm(t *testing.T) {
+	eachMode(t, func(t *testing.T, share bool, name string) {
+		const perSecond = 20
+		j := startWithBucket(t)
+		cfg := quickbooks.DefaultConfig()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.Throttle = true
+		cfg.ThrottlePerSecond = perSecond
+		cfg.ThrottlePerMinute = 1_000_000
+		sim, err := quickbooks.New(cfg, logging.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen statusCounter
+		srv := httptest.NewServer(seen.wrap("/v3/", sim.Handler()))
+		t.Cleanup(func() { srv.Close(); sim.Close() })
+		oc := &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+			Endpoint: oauth2.Endpoint{TokenURL: srv.URL + "/oauth2/v1/tokens/bearer", AuthStyle: oauth2.AuthStyleInHeader}}
+		ts := oc.TokenSource(context.Background(), &oauth2.Token{RefreshToken: cfg.RefreshToken})
+		if _, err := ts.Token(); err != nil {
+			t.Fatal(err)
+		}
+
+		var calls []func(context.Context) error
+		for range 2 {
+			// Each process has its own budget of the realm, as two
+			// pods do, with the simulator's limits.
+			b := qbo.NewBudget(qbo.Limits{PerSecond: perSecond, PerMinute: 1_000_000, BatchPerMinute: 1_000_000})
+			if s := process(t, j, share); s != nil {
+				b.Share(s, clients.SharedKey("qbo", srv.URL, cfg.RealmID))
+			}
+			cl, err := qbo.New(qbo.Config{BaseURL: srv.URL, RealmID: cfg.RealmID}, ts,
+				qbo.WithBudget(b), qbo.WithRetries(0, time.Millisecond), qbo.WithLogger(logging.Discard()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			var seen statusCounter
-			srv := httptest.NewServer(seen.wrap("/crm/", sim.Handler()))
-			t.Cleanup(srv.Close)
+			calls = append(calls, func(ctx context.Context) error { _, err := cl.CompanyInfo(ctx); return err })
+		}
+		start := time.Now()
+		ok := hammer(t, calls, 4)
+		elapsed := time.Since(start)
+		throttled := seen.throttled.Load()
+		t.Logf("%s: %d and %d calls in %v (budget %.1f/s together), %d answered 429", name, ok[0], ok[1],
+			elapsed.Round(time.Millisecond), perSecond*0.95, throttled)
+		if !share {
+			return // the baseline only reports
+		}
+		if throttled != 0 {
+			t.Errorf("%d calls met a 429: the processes overran the realm together", throttled)
+		}
+		// Loose: the shared budget lets 19/s through after a burst;
+		// together the processes must use a good part of it.
+		if want := int64(0.6 * perSecond * 0.95 * hammerFor.Seconds()); ok[0]+ok[1] < want {
+			t.Errorf("%d calls together, want at least %d: sharing starves the processes", ok[0]+ok[1], want)
+		}
+		if ok[0] == 0 || ok[1] == 0 {
+			t.Errorf("one process made no call: %v", ok)
+		}
+	})
+}
 
-			var calls []func(context.Context) error
-			for range 2 {
-				// The default margin: the window as the budget counts it
-				// is 100ms longer than HubSpot's, for network jitter.
-				b := hubspot.NewBudget(hubspot.BudgetConfig{Burst: burst, Window: time.Second, Margin: 100 * time.Millisecond})
-				if s := process(t, j, share); s != nil {
-					b.Share(s, clients.SharedKey("hubspot", srv.URL, "4000001"))
-				}
-				cl, err := hubspot.New(hubspot.Config{BaseURL: srv.URL, PortalID: "4000001"}, hubspot.PrivateAppToken(config.Secret(cfg.Token)),
-					hubspot.WithBudget(b), hubspot.WithRetries(0, time.Millisecond), hubspot.WithLogger(logging.Discard()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				calls = append(calls, func(ctx context.Context) error {
-					_, err := cl.List(ctx, hubspot.Contacts, hubspot.ListOptions{Limit: 1})
-					return err
-				})
+func TestTwoProcessesShareOneHubSpotPortal(t *testing.T) {
+	eachMode(t, func(t *testing.T, share bool, name string) {
+		const burst = 20
+		j := startWithBucket(t)
+		cfg := hssim.DefaultConfig()
+		cfg.Throttle = true
+		cfg.BurstLimit = burst
+		cfg.BurstWindow = time.Second
+		sim, err := hssim.New(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen statusCounter
+		srv := httptest.NewServer(seen.wrap("/crm/", sim.Handler()))
+		t.Cleanup(srv.Close)
+
+		var calls []func(context.Context) error
+		for range 2 {
+			// The default margin: the window as the budget counts it
+			// is 100ms longer than HubSpot's, for network jitter.
+			b := hubspot.NewBudget(hubspot.BudgetConfig{Burst: burst, Window: time.Second, Margin: 100 * time.Millisecond})
+			if s := process(t, j, share); s != nil {
+				b.Share(s, clients.SharedKey("hubspot", srv.URL, "4000001"))
 			}
-			start := time.Now()
-			ok := hammer(t, calls, 4)
-			elapsed := time.Since(start)
-			throttled := seen.throttled.Load()
-			t.Logf("%s: %d and %d calls in %v (limit %d per 1s window), %d answered 429", name, ok[0], ok[1],
-				elapsed.Round(time.Millisecond), burst, throttled)
-			if !share {
-				return
+			cl, err := hubspot.New(hubspot.Config{BaseURL: srv.URL, PortalID: "4000001"}, hubspot.PrivateAppToken(config.Secret(cfg.Token)),
+				hubspot.WithBudget(b), hubspot.WithRetries(0, time.Millisecond), hubspot.WithLogger(logging.Discard()))
+			if err != nil {
+				t.Fatal(err)
 			}
-			if throttled != 0 {
-				t.Errorf("%d calls met a 429: the processes overran the portal together", throttled)
-			}
-			// The shared schedule spreads the window over 1.1s (margin):
-			// 18 a second.
-			if want := int64(0.6 * burst / 1.1 * hammerFor.Seconds()); ok[0]+ok[1] < want {
-				t.Errorf("%d calls together, want at least %d", ok[0]+ok[1], want)
-			}
-			if ok[0] == 0 || ok[1] == 0 {
-				t.Errorf("one process made no call: %v", ok)
-			}
-		})
-	}
+			calls = append(calls, func(ctx context.Context) error {
+				_, err := cl.List(ctx, hubspot.Contacts, hubspot.ListOptions{Limit: 1})
+				return err
+			})
+		}
+		start := time.Now()
+		ok := hammer(t, calls, 4)
+		elapsed := time.Since(start)
+		throttled := seen.throttled.Load()
+		t.Logf("%s: %d and %d calls in %v (limit %d per 1s window), %d answered 429", name, ok[0], ok[1],
+			elapsed.Round(time.Millisecond), burst, throttled)
+		if !share {
+			return
+		}
+		if throttled != 0 {
+			t.Errorf("%d calls met a 429: the processes overran the portal together", throttled)
+		}
+		// The shared schedule spreads the window over 1.1s (margin):
+		// 18 a second.
+		if want := int64(0.6 * burst / 1.1 * hammerFor.Seconds()); ok[0]+ok[1] < want {
+			t.Errorf("%d calls together, want at least %d", ok[0]+ok[1], want)
+		}
+		if ok[0] == 0 || ok[1] == 0 {
+			t.Errorf("one process made no call: %v", ok)
+		}
+	})
 }
 
 // Bookings from many goroutines of two processes at once are never lost
@@ -385,15 +383,7 @@ func TestUnreachableNATSFallsBackAndResumes(t *testing.T) {
 	j := startWithBucket(t)
 	proxy := testutil.StartProxy(t, strings.TrimPrefix(j.URL(), "nats://"))
 	// Connected like a syncd process: reconnecting for ever.
-	nc, err := natsconn.Connect(config.NATS{URL: "nats://" + proxy.Addr(), ConnectTimeout: 5 * time.Second}, t.Name(), logging.Discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := testutil.Connect(t, "nats://"+proxy.Addr())
 	store := sharedbudget.New(js, streams.BucketBudgets, sharedbudget.Options{Logger: logging.Discard(),
 		Timeout: 300 * time.Millisecond, RetryAfter: 100 * time.Millisecond})
 	req := gcra.Request{Key: "hubspot.test.1.window", Limits: []gcra.Limit{gcra.ForWindow("window", 1000, time.Second, 10)}, Window: time.Second}
@@ -403,7 +393,7 @@ func TestUnreachableNATSFallsBackAndResumes(t *testing.T) {
 
 	proxy.Cut()
 	start := time.Now()
-	_, err = store.Take(context.Background(), req)
+	_, err := store.Take(context.Background(), req)
 	if err == nil {
 		t.Fatal("booked through a cut connection")
 	}

@@ -136,7 +136,7 @@ func (c *Cluster) URL() string {
 // options (reconnecting to the other nodes), closed at the end of the test.
 func (c *Cluster) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	return connect(t, c.URL())
+	return Connect(t, c.URL())
 }
 
 // Shutdown stops node i (its raft leaderships are handed over first, as on

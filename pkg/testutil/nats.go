@@ -32,12 +32,13 @@ func (j *JetStream) URL() string { return j.Server.ClientURL() }
 // the end of the test.
 func (j *JetStream) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	return connect(t, j.URL())
+	return Connect(t, j.URL())
 }
 
-// connect opens a client connection with the project's options (urls may
-// list several servers), closed at the end of the test.
-func connect(t testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
+// Connect opens a client connection with the project's options (urls may
+// list several servers; it reconnects for ever, as syncd does), closed at
+// the end of the test.
+func Connect(t testing.TB, urls string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := natsconn.Connect(config.NATS{URL: urls, ConnectTimeout: 5 * time.Second}, t.Name(), logging.Discard())
 	if err != nil {
