@@ -1207,6 +1207,23 @@ func TestKustomizeDependenciesMatchTheManifests(t *testing.T) {
 		if c.r == prod && (nodes != 3 || replicas != 3) {
 			t.Errorf("production: %d NATS nodes and R%d, want 3 and 3", nodes, replicas)
 		}
+		// JetStream refuses a stream whose cap does not fit what the
+		// server has left of its store, which (unless configured) is
+		// three quarters of its volume. Each node holds replicas/nodes of
+		// every stream.
+		volume, err := quantityBytes(js.FileStore.PVC.Size)
+		must(t, err)
+		capBytes, _ := strconv.ParseInt(c.r.cm(t, "ledgersync-common")["NATS_STREAM_MAX_BYTES"], 10, 64)
+		topo := streams.Default(replicas)
+		topo.LimitStreamBytes(capBytes)
+		var perNode int64
+		for _, st := range topo.Streams {
+			perNode += st.Config.MaxBytes * int64(replicas) / int64(nodes)
+		}
+		if perNode <= 0 || perNode > volume/4*3 {
+			t.Errorf("%s: the streams reserve %d bytes on each node (NATS_STREAM_MAX_BYTES %d), more than the server takes of a %s volume",
+				c.file, perNode, capBytes, js.FileStore.PVC.Size)
+		}
 	}
 
 	// The helm release and namespace give the NATS addresses.
@@ -1443,4 +1460,16 @@ func TestKustomizeReadmeCommands(t *testing.T) {
 	if !strings.Contains(section, "go test -count=1 -run 'TestKustomize' ./services/syncd/") {
 		t.Error("README.md does not say how the manifests are checked")
 	}
+}
+
+// quantityBytes reads a Kubernetes storage quantity with a binary suffix
+// ("64Gi"), the only kind the NATS values use.
+func quantityBytes(q string) (int64, error) {
+	for i, suffix := range []string{"Ki", "Mi", "Gi", "Ti"} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v << (10 * (i + 1)), err
+		}
+	}
+	return strconv.ParseInt(q, 10, 64)
 }
