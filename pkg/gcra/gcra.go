@@ -174,3 +174,23 @@ type Shared interface {
 	Take(ctx context.Context, r Request) (time.Duration, error)
 	Usage(key string, window time.Duration) (used int, ok bool)
 }
+
+// Book takes a turn for r in s and waits until it comes. booked is false
+// when s could not book the call: the caller then paces it with its own
+// budget. err is ctx's error when ctx ended first.
+func Book(ctx context.Context, s Shared, r Request) (booked bool, err error) {
+	d, err := s.Take(ctx, r)
+	if err != nil {
+		return false, ctx.Err()
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return true, nil
+}

@@ -194,20 +194,11 @@ func (b *Budget) waitShared(ctx context.Context, k Kind) (booked bool, err error
 		}
 		req := b.sharedRequest(k)
 		b.mu.Unlock()
-		d, err := s.Take(ctx, req)
-		if err != nil {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
+		booked, err := gcra.Book(ctx, s, req)
+		if !booked && err == nil {
 			apimetrics.BudgetFallback(apimetrics.SystemHubSpot)
-			return false, nil
 		}
-		if d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				return false, err
-			}
-		}
-		return true, nil
+		return booked, err
 	}
 }
 

@@ -182,20 +182,11 @@ func (b *Budget) waitShared(ctx context.Context, isBatch bool) (booked bool, err
 	if isBatch {
 		limits = b.sharedBatch
 	}
-	d, err := s.Take(ctx, gcra.Request{Key: key, Limits: limits, Window: time.Minute})
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
+	booked, err = gcra.Book(ctx, s, gcra.Request{Key: key, Limits: limits, Window: time.Minute})
+	if !booked && err == nil {
 		apimetrics.BudgetFallback(apimetrics.SystemQBO)
-		return false, nil
 	}
-	if d > 0 {
-		if err := sleep(ctx, d); err != nil {
-			return false, err
-		}
-	}
-	return true, nil
+	return booked, err
 }
 
 // Acquire waits until a request (a batch call when isBatch) may be sent
