@@ -52,6 +52,11 @@ type Side struct {
 	// from this side that differs from Hash by exactly these changes is our
 	// own write coming back.
 	Echo map[string]EchoField `json:"echo,omitempty"`
+	// Related are the related values this side's record carried at its
+	// last sync (a contact's primary company name). ledgersync's writes
+	// leave them as they are, so the echo of a write to this side carries
+	// them again: the writer maps its expected echo with them.
+	Related map[string][]string `json:"related,omitempty"`
 	// EchoVersion is the newest version of this side that was ledgersync's
 	// own write: the version the write left, or a change recognised as its
 	// echo. A replay never passes such a version on (see ReplayResyncs).

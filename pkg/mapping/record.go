@@ -46,6 +46,8 @@ func contact(settings connection.ObjectSettings, target streams.System, in recor
 		company := in.First("company.name")
 		if company == "" {
 			company = in.Fields["company"]
+		} else {
+			out.SourceRelated = map[string][]string{"company.name": in.Related["company.name"]}
 		}
 		fromCompany := settings.Options[connection.OptionDisplayNameFromCompany] != "false"
 		name, err := CustomerDisplayName(in.Fields["firstname"], in.Fields["lastname"], company, in.Fields["email"], fromCompany)

@@ -59,6 +59,11 @@ type Transformed struct {
 	// though the filters let it through (an invoice made in QBO changed in
 	// HubSpot: QBO is its source, P14).
 	Skip string `json:"skip,omitempty"`
+	// SourceRelated are the related values of the source record that went
+	// into Fields (a contact's primary company name, P11). A write back to
+	// the source leaves them as they are, so its echo carries them again:
+	// the link keeps them for the writer's echo.
+	SourceRelated map[string][]string `json:"source_related,omitempty"`
 }
 
 // NormalizeSKU is the match key form of a SKU: QBO compares SKUs without
@@ -80,6 +85,9 @@ type Resolved struct {
 	// SourceHash is the incoming record's mapped hash, stored on the
 	// source's side of the link once written.
 	SourceHash string `json:"source_hash"`
+	// SourceRelated is Transformed.SourceRelated, stored on the source's
+	// side of the link once written.
+	SourceRelated map[string][]string `json:"source_related,omitempty"`
 }
 
 // Actions of a resolved record.

@@ -96,7 +96,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	var outs []envelope.Envelope
 	if d.Outcome == activity.OutcomeSuccess {
 		payload, err := json.Marshal(record.Resolved{Pair: l.Pair, Action: d.Action, TargetID: l.Sides[tr.Target].ID,
-			Fields: tr.Fields, MatchKey: tr.MatchKey, SourceHash: tr.Hash})
+			Fields: tr.Fields, MatchKey: tr.MatchKey, SourceHash: tr.Hash, SourceRelated: tr.SourceRelated})
 		if err != nil {
 			return nil, err
 		}

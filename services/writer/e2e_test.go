@@ -353,3 +353,49 @@ func TestARedeliveredWriteKeepsItsSuccessRow(t *testing.T) {
 		t.Fatalf("%d customers (%v)", n, err)
 	}
 }
+
+// TestAContactOfACompanyComesBackAsOurEcho: a QBO change written to a
+// HubSpot contact that has a primary company comes back from HubSpot with
+// that company's name among its related values (the QBO display name, P11).
+// It is our own write: recognised as the echo, not written to QBO again.
+func TestAContactOfACompanyComesBackAsOurEcho(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	company := map[string][]string{"company.name": {"Difference Engines Ltd"}}
+	contact, err := w.hs.Create(ctx, hubspot.Contacts, map[string]string{"email": "mary@difference.example", "firstname": "Mary", "lastname": "Somerville"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ingest(streams.SystemHubSpot, contact.ID, contact.UpdatedAt.UnixMilli(), record.Ingested{Fields: contact.Properties, Related: company})
+	created := w.waitActivity(writer.Stage, activity.OutcomeSuccess, "hubspot:"+contact.ID)
+	cust, err := w.qbo.GetCustomer(ctx, created.QBOID)
+	if err != nil || cust.DisplayName != "Difference Engines Ltd" {
+		t.Fatalf("customer %+v (%v)", cust, err)
+	}
+
+	// The user changes the phone in QBO; the writer takes it to HubSpot.
+	cust, err = w.qbo.UpdateCustomer(ctx, &qbo.Customer{ID: cust.ID, SyncToken: cust.SyncToken, DisplayName: cust.DisplayName,
+		PrimaryPhone: &qbo.TelephoneNumber{FreeFormNumber: "555-0199"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, _ := record.FlattenValue(cust)
+	w.ingest(streams.SystemQBO, cust.ID, qbo.Version(cust.MetaData, cust.SyncToken).UnixMilli(), record.Ingested{Fields: fields})
+	w.waitActivity(writer.Stage, activity.OutcomeSuccess, "qbo:"+cust.ID)
+
+	// HubSpot's change feed brings the contact back as the ingestor reads
+	// it: its properties and its primary company's name.
+	var props []string
+	for _, m := range api.NewConnection("acme", "Acme", time.Now()).Objects[streams.ObjectContact].Mappings {
+		props = append(props, m.HubSpot)
+	}
+	back, err := w.hs.Get(ctx, hubspot.Contacts, contact.ID, append(props, "lastmodifieddate"), nil)
+	if err != nil || back.Properties["phone"] != "555-0199" {
+		t.Fatalf("contact after the QBO change: %+v (%v)", back, err)
+	}
+	w.ingest(streams.SystemHubSpot, contact.ID, back.UpdatedAt.UnixMilli(), record.Ingested{Fields: back.Properties, Related: company})
+	w.waitActivity(resolver.Stage, activity.OutcomeSkippedEcho, "hubspot:"+contact.ID)
+	if after, err := w.qbo.GetCustomer(ctx, cust.ID); err != nil || after.SyncToken != cust.SyncToken {
+		t.Fatalf("the echo was written to QBO again: SyncToken %s, was %s (%v)", after.SyncToken, cust.SyncToken, err)
+	}
+}

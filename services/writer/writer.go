@@ -203,7 +203,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	// What the target will send back when it echoes this write, mapped the
 	// way the transformer will map it.
 	echoHash := ""
-	switch echo, err := mapping.Record(conn.Object(in.Object), in.Object, in.Source, record.Ingested{Fields: w.fields}); {
+	switch echo, err := mapping.Record(conn.Object(in.Object), in.Object, in.Source, record.Ingested{Fields: w.fields, Related: l.Sides[target].Related}); {
 	case err == nil:
 		echoHash = echo.Hash
 	case syncerr.CodeOf(err) != mapping.CodeObjectNotSupported: // no way back means nothing can echo
@@ -229,7 +229,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		// synced version stays where it was.
 		l.Sides[target] = t
 		s := l.Sides[in.Source]
-		s.Version, s.Hash, s.Echo = max(s.Version, version), r.SourceHash, nil
+		s.Version, s.Hash, s.Echo, s.Related = max(s.Version, version), r.SourceHash, nil, r.SourceRelated
 		if !archived {
 			s.Filled = links.FilledFields(r.Fields)
 		}
