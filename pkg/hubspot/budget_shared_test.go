@@ -4,35 +4,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/gcra"
+	"github.com/ledgersync/ledgersync/pkg/gcra/gcratest"
 )
-
-type fakeShared struct {
-	mu   sync.Mutex
-	err  error
-	reqs []gcra.Request
-	used int
-}
-
-func (f *fakeShared) Take(_ context.Context, r gcra.Request) (time.Duration, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, r)
-	return 0, f.err
-}
-
-func (f *fakeShared) Usage(string, time.Duration) (int, bool) { return f.used, f.used > 0 }
 
 // Standard calls book the portal's window as the headers last set it,
 // search calls the search limit; a booked call is not held back by the
 // local log, which the headers filled with other processes' calls.
 func TestSharedBookingFollowsTheHeaders(t *testing.T) {
 	b := NewBudget(DefaultBudgetConfig())
-	f := &fakeShared{used: 150}
+	f := &gcratest.Fake{Used: 150}
 	b.Share(f, "hubspot.h.1")
 	// Another process used the whole window, says HubSpot.
 	b.Observe(200, http.Header{"X-Hubspot-Ratelimit-Max": {"190"}, "X-Hubspot-Ratelimit-Remaining": {"0"},
@@ -45,10 +29,10 @@ func TestSharedBookingFollowsTheHeaders(t *testing.T) {
 	if err := b.Wait(ctx, KindSearch); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.reqs) != 2 {
-		t.Fatalf("%d bookings", len(f.reqs))
+	if len(f.Requests()) != 2 {
+		t.Fatalf("%d bookings", len(f.Requests()))
 	}
-	std, search := f.reqs[0], f.reqs[1]
+	std, search := f.Requests()[0], f.Requests()[1]
 	if std.Key != "hubspot.h.1.window" || std.Window != 10*time.Second || len(std.Limits) != 1 ||
 		std.Limits[0] != gcra.ForWindow("window", 190, 10*time.Second+100*time.Millisecond, 9) {
 		t.Errorf("standard booking %+v", std)
@@ -66,7 +50,7 @@ func TestSharedBookingFollowsTheHeaders(t *testing.T) {
 // a pause is waited out before booking.
 func TestSharedFailureUsesTheLocalLog(t *testing.T) {
 	b := NewBudget(BudgetConfig{Burst: 1, Window: time.Hour})
-	b.Share(&fakeShared{err: errors.New("nats: timeout")}, "hubspot.h.1")
+	b.Share(&gcratest.Fake{Err: errors.New("nats: timeout")}, "hubspot.h.1")
 	if err := b.Wait(context.Background(), KindStandard); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +60,7 @@ func TestSharedFailureUsesTheLocalLog(t *testing.T) {
 		t.Fatalf("second call in a 1-per-hour window: %v", err)
 	}
 
-	f := &fakeShared{}
+	f := &gcratest.Fake{}
 	b = NewBudget(DefaultBudgetConfig())
 	b.Share(f, "hubspot.h.1")
 	b.Pause(KindStandard, 100*time.Millisecond)
@@ -84,7 +68,7 @@ func TestSharedFailureUsesTheLocalLog(t *testing.T) {
 	if err := b.Wait(context.Background(), KindStandard); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d < 90*time.Millisecond || len(f.reqs) != 1 {
-		t.Fatalf("went after %v with %d bookings", d, len(f.reqs))
+	if d := time.Since(start); d < 90*time.Millisecond || len(f.Requests()) != 1 {
+		t.Fatalf("went after %v with %d bookings", d, len(f.Requests()))
 	}
 }

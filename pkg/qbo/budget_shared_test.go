@@ -3,37 +3,19 @@ package qbo
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ledgersync/ledgersync/pkg/gcra"
+	"github.com/ledgersync/ledgersync/pkg/gcra/gcratest"
 )
-
-// fakeShared books with a fixed answer and records the requests.
-type fakeShared struct {
-	mu    sync.Mutex
-	delay time.Duration
-	err   error
-	reqs  []gcra.Request
-	used  int
-}
-
-func (f *fakeShared) Take(_ context.Context, r gcra.Request) (time.Duration, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reqs = append(f.reqs, r)
-	return f.delay, f.err
-}
-
-func (f *fakeShared) Usage(string, time.Duration) (int, bool) { return f.used, f.used > 0 }
 
 // The shared windows are the local buckets' rates and bursts: a realm
 // means the same limits shared or not. A batch call also books the batch
 // window.
 func TestSharedWindowsMirrorTheLocalBuckets(t *testing.T) {
 	b := NewBudget(DefaultLimits())
-	f := &fakeShared{}
+	f := &gcratest.Fake{}
 	b.Share(f, "qbo.h.1")
 	for _, batch := range []bool{false, true} {
 		release, err := b.Acquire(context.Background(), batch)
@@ -42,8 +24,8 @@ func TestSharedWindowsMirrorTheLocalBuckets(t *testing.T) {
 		}
 		release()
 	}
-	if len(f.reqs) != 2 || f.reqs[0].Key != "qbo.h.1" || f.reqs[0].Window != time.Minute {
-		t.Fatalf("requests %+v", f.reqs)
+	if len(f.Requests()) != 2 || f.Requests()[0].Key != "qbo.h.1" || f.Requests()[0].Window != time.Minute {
+		t.Fatalf("requests %+v", f.Requests())
 	}
 	check := func(l gcra.Limit, perSec float64, burst int) {
 		t.Helper()
@@ -51,7 +33,7 @@ func TestSharedWindowsMirrorTheLocalBuckets(t *testing.T) {
 			t.Errorf("%s: every %v burst %d, want every %v burst %d", l.Name, l.Interval, l.Burst, want, burst)
 		}
 	}
-	std, batch := f.reqs[0].Limits, f.reqs[1].Limits
+	std, batch := f.Requests()[0].Limits, f.Requests()[1].Limits
 	if len(std) != 2 || len(batch) != 3 {
 		t.Fatalf("standard call books %d windows, batch %d", len(std), len(batch))
 	}
@@ -64,7 +46,7 @@ func TestSharedWindowsMirrorTheLocalBuckets(t *testing.T) {
 // call a second) count it but do not hold it back.
 func TestBookedCallsDoNotWaitOnTheLocalBuckets(t *testing.T) {
 	b := NewBudget(Limits{PerSecond: 1, PerMinute: 60, Burst: 1})
-	b.Share(&fakeShared{}, "qbo.h.1")
+	b.Share(&gcratest.Fake{}, "qbo.h.1")
 	start := time.Now()
 	for range 4 {
 		release, err := b.Acquire(context.Background(), false)
@@ -84,7 +66,7 @@ func TestBookedCallsDoNotWaitOnTheLocalBuckets(t *testing.T) {
 
 func TestSharedDelayIsWaitedAndUsageReported(t *testing.T) {
 	b := NewBudget(DefaultLimits())
-	b.Share(&fakeShared{delay: 150 * time.Millisecond, used: 300}, "qbo.h.1")
+	b.Share(&gcratest.Fake{Delay: 150 * time.Millisecond, Used: 300}, "qbo.h.1")
 	start := time.Now()
 	release, err := b.Acquire(context.Background(), false)
 	if err != nil {
@@ -98,7 +80,7 @@ func TestSharedDelayIsWaitedAndUsageReported(t *testing.T) {
 		t.Fatalf("state %+v, want the realm's 300 calls", s)
 	}
 	// A cancelled wait for the turn gives up with the context's error.
-	b.Share(&fakeShared{delay: time.Hour}, "qbo.h.1")
+	b.Share(&gcratest.Fake{Delay: time.Hour}, "qbo.h.1")
 	cx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := b.Acquire(cx, false); !errors.Is(err, context.DeadlineExceeded) {
@@ -109,7 +91,7 @@ func TestSharedDelayIsWaitedAndUsageReported(t *testing.T) {
 // An unreachable shared state never stops a call: it is paced locally.
 func TestSharedFailureFallsBackToTheLocalBuckets(t *testing.T) {
 	b := NewBudget(Limits{PerSecond: 1, PerMinute: 60, Burst: 1})
-	b.Share(&fakeShared{err: errors.New("nats: timeout")}, "qbo.h.1")
+	b.Share(&gcratest.Fake{Err: errors.New("nats: timeout")}, "qbo.h.1")
 	release, err := b.Acquire(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
