@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -389,15 +390,16 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		}
 		return n
 	}
+	natsURL := "nats://" + env["SYNC_NATS_LISTEN"]
 	// The backfill of both demo sides has written records on both sides.
-	testutil.WaitFor(t, 300*time.Second, "first sync writes", func() bool {
+	testutil.WaitForExplained(t, 300*time.Second, "first sync writes", func() bool {
 		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'qbo_to_hubspot'") > 50 &&
 			rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'hubspot_to_qbo'") > 5
-	})
+	}, func() string { return pipelineState(ctx, store, natsURL) })
 
 	// Live changes do not wait behind the first sync: create the contact
 	// while the first sync is still writing, and expect it promptly.
-	nc, err := nats.Connect("nats://" + env["SYNC_NATS_LISTEN"])
+	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,4 +675,58 @@ func TestDemoConnectionJoinsTheSimulators(t *testing.T) {
 	if health["qbo"]["account_id"] != "9130350000000001" || health["hubspot"]["account_id"] != "4000001" {
 		t.Fatalf("health %v", health)
 	}
+}
+
+// pipelineState tells where a sync that did not get on stands: the activity
+// rows by stage and outcome, each consumer's backlog, and this process's
+// goroutines of the services (a stuck call shows where it waits).
+func pipelineState(ctx context.Context, store *activity.Store, natsURL string) string {
+	var b strings.Builder
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		fmt.Fprintf(&b, "nats: %v\n", err)
+	} else {
+		defer nc.Close()
+	}
+	rows, err := store.Conn().Query(ctx, `SELECT stage, direction, object, outcome, error_code, count() FROM sync_activity FINAL
+		GROUP BY stage, direction, object, outcome, error_code ORDER BY stage, direction, object, outcome, error_code`)
+	if err != nil {
+		fmt.Fprintf(&b, "activity rows: %v\n", err)
+	} else {
+		for rows.Next() {
+			var stage, direction, object, outcome, code string
+			var n uint64
+			if err := rows.Scan(&stage, &direction, &object, &outcome, &code, &n); err != nil {
+				fmt.Fprintf(&b, "activity row: %v\n", err)
+				break
+			}
+			fmt.Fprintf(&b, "activity %s %s %s %s %s: %d\n", stage, direction, object, outcome, code, n)
+		}
+		rows.Close()
+	}
+	js, err := jetstream.New(nc)
+	if nc == nil || err != nil {
+		return b.String()
+	}
+	for name := range js.StreamNames(ctx).Name() {
+		stream, err := js.Stream(ctx, name)
+		if err != nil {
+			fmt.Fprintf(&b, "stream %s: %v\n", name, err)
+			continue
+		}
+		fmt.Fprintf(&b, "stream %s: %d messages\n", name, stream.CachedInfo().State.Msgs)
+		for info := range stream.ListConsumers(ctx).Info() {
+			fmt.Fprintf(&b, "  consumer %s: pending %d, ack pending %d, redelivered %d, waiting pulls %d\n",
+				info.Name, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting)
+		}
+	}
+	var stacks bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+	for _, group := range strings.Split(stacks.String(), "\n\n") {
+		if strings.Contains(group, "ledgersync/services/") && !strings.Contains(group, "_test.go") {
+			b.WriteString(group)
+			b.WriteString("\n\n")
+		}
+	}
+	return b.String()
 }
