@@ -18,6 +18,7 @@ import (
 	"time"
 
 	json "github.com/goccy/go-json"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/streams"
@@ -166,13 +167,15 @@ func Other(s streams.System) streams.System {
 
 // Store reads and writes links.
 type Store struct {
-	links, index jetstream.KeyValue
+	links, index *bucket
 	now          func() time.Time
 }
 
-// NewStore returns a store on the links and link_index buckets.
-func NewStore(links, index jetstream.KeyValue) *Store {
-	return &Store{links: links, index: index, now: time.Now}
+// NewStore returns a store on the links and link_index buckets. With nc
+// (the connection the buckets were opened on), the hot reads and writes
+// skip nats.go's KeyValue (see bucket).
+func NewStore(links, index jetstream.KeyValue, nc *nats.Conn) *Store {
+	return &Store{links: newBucket(links, nc), index: newBucket(index, nc), now: time.Now}
 }
 
 // plainID reports whether id is 1 to 64 of A-Z, a-z, 0-9, _ and -, which
@@ -215,18 +218,20 @@ func matchKey(conn string, object streams.Object, key string) string {
 
 // Get returns a link and its revision.
 func (s *Store) Get(ctx context.Context, conn string, object streams.Object, pair string) (Link, uint64, error) {
-	e, err := s.links.Get(ctx, linkKey(conn, object, pair))
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	e, err := s.links.get(ctx, linkKey(conn, object, pair))
 	if err != nil {
 		return Link{}, 0, err
 	}
 	var l Link
-	if err := json.Unmarshal(e.Value(), &l); err != nil {
+	if err := json.Unmarshal(e.value, &l); err != nil {
 		return Link{}, 0, fmt.Errorf("link %s: %w", pair, err)
 	}
 	if l.Sides == nil {
 		l.Sides = map[streams.System]Side{}
 	}
-	return l, e.Revision(), nil
+	return l, e.revision, nil
 }
 
 // Resolve finds the link of record id on system, or makes one. A record
@@ -234,6 +239,8 @@ func (s *Store) Get(ctx context.Context, conn string, object streams.Object, pai
 // other side joins that link (an existing customer with the email is
 // linked, never duplicated).
 func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string) (Link, uint64, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	l, rev, _, err := s.resolve(ctx, conn, object, system, id, match, nil)
 	return l, rev, err
 }
@@ -245,6 +252,8 @@ func (s *Store) Resolve(ctx context.Context, conn string, object streams.Object,
 // link), so whatever it decides must be decided inside it.
 func (s *Store) ResolveCommit(ctx context.Context, conn string, object streams.Object, system streams.System, id, match string,
 	edit func(*Link) error) (Link, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	l, rev, committed, err := s.resolve(ctx, conn, object, system, id, match, edit)
 	if err != nil || committed {
 		return l, err
@@ -276,7 +285,7 @@ func (s *Store) resolve(ctx context.Context, conn string, object streams.Object,
 	if err != nil {
 		return Link{}, 0, false, err
 	}
-	created, err := s.links.Create(ctx, linkKey(conn, object, pair), body)
+	created, err := s.links.create(ctx, linkKey(conn, object, pair), body)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return Link{}, 0, false, err
 	}
@@ -308,10 +317,10 @@ func (s *Store) resolve(ctx context.Context, conn string, object streams.Object,
 			})
 			switch {
 			case err == nil:
-				if _, err := s.index.Put(ctx, idKey(conn, object, system, id), []byte(owner)); err != nil {
+				if _, err := s.index.kv.Put(ctx, idKey(conn, object, system, id), []byte(owner)); err != nil {
 					return Link{}, 0, false, err
 				}
-				_ = s.links.Delete(ctx, linkKey(conn, object, pair))
+				_ = s.links.kv.Delete(ctx, linkKey(conn, object, pair))
 				l, rev, err := s.Get(ctx, conn, object, owner)
 				return l, rev, false, err
 			case !errors.Is(err, errTaken):
@@ -333,6 +342,8 @@ var errTaken = errors.New("side already linked")
 // Of returns the link of record id on system (ok false when the record
 // has none yet).
 func (s *Store) Of(ctx context.Context, conn string, object streams.Object, system streams.System, id string) (Link, bool, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	pair, ok, err := s.lookup(ctx, idKey(conn, object, system, id))
 	if err != nil || !ok {
 		return Link{}, false, err
@@ -346,13 +357,15 @@ func (s *Store) Of(ctx context.Context, conn string, object streams.Object, syst
 
 // Index records that id on system belongs to pair (after a remote create).
 func (s *Store) Index(ctx context.Context, conn string, object streams.Object, system streams.System, id, pair string) error {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	_, err := s.claim(ctx, idKey(conn, object, system, id), pair)
 	return err
 }
 
 // claim writes key -> pair unless the key exists; it returns the holder.
 func (s *Store) claim(ctx context.Context, key, pair string) (string, error) {
-	if _, err := s.index.Create(ctx, key, []byte(pair)); err == nil {
+	if _, err := s.index.create(ctx, key, []byte(pair)); err == nil {
 		return pair, nil
 	} else if !errors.Is(err, jetstream.ErrKeyExists) {
 		return "", err
@@ -368,19 +381,21 @@ func (s *Store) claim(ctx context.Context, key, pair string) (string, error) {
 }
 
 func (s *Store) lookup(ctx context.Context, key string) (string, bool, error) {
-	e, err := s.index.Get(ctx, key)
+	e, err := s.index.get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, err
 	}
-	return string(e.Value()), true, nil
+	return string(e.value), true, nil
 }
 
 // CommitAt is Commit starting from a link already read at rev: it writes
 // without reading first and falls back to Commit if the link moved on.
 func (s *Store) CommitAt(ctx context.Context, l Link, rev uint64, edit func(*Link) error) (Link, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	next := l.clone()
 	if err := edit(&next); err != nil {
 		return Link{}, err
@@ -390,7 +405,7 @@ func (s *Store) CommitAt(ctx context.Context, l Link, rev uint64, edit func(*Lin
 	if err != nil {
 		return Link{}, err
 	}
-	_, err = s.links.Update(ctx, linkKey(l.Connection, l.Object, l.Pair), body, rev)
+	_, err = s.links.update(ctx, linkKey(l.Connection, l.Object, l.Pair), body, rev)
 	switch {
 	case err == nil:
 		return next, nil
@@ -403,6 +418,8 @@ func (s *Store) CommitAt(ctx context.Context, l Link, rev uint64, edit func(*Lin
 // Commit applies edit to the link under compare-and-set, retrying when
 // another writer committed first.
 func (s *Store) Commit(ctx context.Context, conn string, object streams.Object, pair string, edit func(*Link) error) (Link, error) {
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	for {
 		l, rev, err := s.Get(ctx, conn, object, pair)
 		if err != nil {
@@ -416,7 +433,7 @@ func (s *Store) Commit(ctx context.Context, conn string, object streams.Object, 
 		if err != nil {
 			return Link{}, err
 		}
-		_, err = s.links.Update(ctx, linkKey(conn, object, pair), body, rev)
+		_, err = s.links.update(ctx, linkKey(conn, object, pair), body, rev)
 		if err == nil {
 			return l, nil
 		}

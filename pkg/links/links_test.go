@@ -22,7 +22,7 @@ func store(t *testing.T) *links.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return links.NewStore(l, i)
+	return links.NewStore(l, i, js.Conn())
 }
 
 func TestMatchingByEmailJoinsOnePairEvenUnderRaces(t *testing.T) {

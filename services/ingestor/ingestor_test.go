@@ -632,7 +632,7 @@ func TestQBONoticesOfSyncedVersionsAreNotFetched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := links.NewStore(linkKV, indexKV)
+	store := links.NewStore(linkKV, indexKV, h.ns.JS.Conn())
 	l, rev, err := store.Resolve(h.ctx, connID, streams.ObjectContact, streams.SystemQBO, qbID, "")
 	if err != nil {
 		t.Fatal(err)

@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	s.links = links.NewStore(linkKV, indexKV)
+	s.links = links.NewStore(linkKV, indexKV, js.Conn())
 	s.activity = activity.NewPublisher(js)
 	return s, nil
 }

@@ -397,7 +397,9 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 	testutil.WaitForExplained(t, 300*time.Second, "first sync writes", func() bool {
 		return rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'qbo_to_hubspot'") > 50 &&
 			rows("SELECT count() FROM sync_activity FINAL WHERE stage = 'writer' AND outcome = 'success' AND direction = 'hubspot_to_qbo'") > 5
-	}, func() string { return fmt.Sprintf("last query error: %v\n", lastQueryErr) + pipelineState(ctx, store, natsURL) })
+	}, func() string {
+		return fmt.Sprintf("last query error: %v\n", lastQueryErr) + pipelineState(ctx, store, natsURL)
+	})
 
 	// Live changes do not wait behind the first sync: create the contact
 	// while the first sync is still writing, and expect it promptly.

@@ -459,7 +459,7 @@ func initLinks(ctx context.Context, a *app) (service, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.links = links.NewStore(kvs[0], kvs[1])
+	a.links = links.NewStore(kvs[0], kvs[1], a.nc)
 	return nil, nil
 }
 

@@ -107,7 +107,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	linkStore := links.NewStore(kv(streams.BucketLinks), kv(streams.BucketLinkIndex))
+	linkStore := links.NewStore(kv(streams.BucketLinks), kv(streams.BucketLinkIndex), ns.JS.Conn())
 	factory := clients.NewFactory(apps, tokenStore, logging.Discard(), nil)
 	tr, err := transformer.New(ctx, transformer.Config{Workers: 4}, ns.JS, cache, logging.Discard())
 	if err != nil {
