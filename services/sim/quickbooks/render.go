@@ -25,7 +25,8 @@ func wantsJSON(r *http.Request) bool {
 // encodeBody renders an answer envelope as JSON or XML.
 func encodeBody(body map[string]any, asJSON bool) (string, []byte) {
 	if asJSON {
-		b, err := json.Marshal(body)
+		// Key order means nothing in JSON: the maps' keys go unsorted.
+		b, err := json.MarshalWithOption(body, json.UnorderedMap())
 		if err != nil {
 			// Unreachable with the values the simulator stores; never send a Go error text.
 			b = []byte(`{"Fault":{"Error":[{"Message":"An application error has occurred while processing your request","Detail":"System Failure Error","code":"10000","element":""}],"type":"SystemFault"}}`)

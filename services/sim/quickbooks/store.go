@@ -44,7 +44,7 @@ type record struct {
 }
 
 func newRecord(obj map[string]any, updated time.Time) *record {
-	raw, err := json.Marshal(obj)
+	raw, err := json.MarshalWithOption(obj, json.UnorderedMap()) // key order means nothing in JSON
 	if err != nil {
 		raw = nil // rendered on demand instead; cannot happen with decoded JSON values
 	}
