@@ -2,9 +2,12 @@ package links_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/links"
 	"github.com/ledgersync/ledgersync/pkg/testutil"
@@ -170,45 +173,81 @@ func TestResolveCommitEditsTheLinkAsItStands(t *testing.T) {
 				_, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "q1", "a@example.com")
 				return err
 			}},
+		{name: "joined the other side's link before", sys: streams.SystemHubSpot, id: "h1", match: "a@example.com", wantPair: "qbo-q1", wantOther: "q1",
+			before: func(ctx context.Context, s *links.Store) error {
+				if _, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "q1", "a@example.com"); err != nil {
+					return err
+				}
+				_, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemHubSpot, "h1", "a@example.com")
+				return err
+			}},
+		{name: "created by the writer", sys: streams.SystemQBO, id: "q9", match: "b@example.com", wantPair: "hubspot-h9", wantOther: "h9",
+			before: func(ctx context.Context, s *links.Store) error {
+				l, rev, err := s.Resolve(ctx, "c1", streams.ObjectContact, streams.SystemHubSpot, "h9", "b@example.com")
+				if err != nil {
+					return err
+				}
+				if _, err := s.CommitAt(ctx, l, rev, func(l *links.Link) error {
+					l.Sides[streams.SystemQBO] = links.Side{ID: "q9"}
+					return nil
+				}); err != nil {
+					return err
+				}
+				return s.Index(ctx, "c1", streams.ObjectContact, streams.SystemQBO, "q9", "hubspot-h9")
+			}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := store(t)
-			ctx := context.Background()
-			if tc.before != nil {
-				if err := tc.before(ctx, s); err != nil {
+		for _, firstSight := range []bool{false, true} {
+			name := tc.name
+			resolveCommit := (*links.Store).ResolveCommit
+			if firstSight {
+				name += ", read by a first sync"
+				resolveCommit = (*links.Store).ResolveCommitFirstSight
+			}
+			t.Run(name, func(t *testing.T) {
+				s := store(t)
+				ctx := context.Background()
+				if tc.before != nil {
+					if err := tc.before(ctx, s); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var sawOther string
+				got, err := resolveCommit(s, ctx, "c1", streams.ObjectContact, tc.sys, tc.id, tc.match, func(l *links.Link) error {
+					sawOther = l.Sides[links.Other(tc.sys)].ID
+					sd := l.Sides[tc.sys]
+					sd.Seen = 7
+					l.Sides[tc.sys] = sd
+					return nil
+				})
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			var sawOther string
-			got, err := s.ResolveCommit(ctx, "c1", streams.ObjectContact, tc.sys, tc.id, tc.match, func(l *links.Link) error {
-				sawOther = l.Sides[links.Other(tc.sys)].ID
-				sd := l.Sides[tc.sys]
-				sd.Seen = 7
-				l.Sides[tc.sys] = sd
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			stored, rev, err := s.Get(ctx, "c1", streams.ObjectContact, tc.wantPair)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Pair != tc.wantPair || sawOther != tc.wantOther {
-				t.Fatalf("pair %q (want %q), edit saw other side %q (want %q)", got.Pair, tc.wantPair, sawOther, tc.wantOther)
-			}
-			for name, l := range map[string]links.Link{"returned": got, "stored": stored} {
-				if l.Sides[tc.sys].ID != tc.id || l.Sides[tc.sys].Seen != 7 || l.Sides[links.Other(tc.sys)].ID != tc.wantOther {
-					t.Fatalf("%s link: %+v", name, l.Sides)
+				stored, rev, err := s.Get(ctx, "c1", streams.ObjectContact, tc.wantPair)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if tc.wantRev != 0 && rev != tc.wantRev {
-				t.Fatalf("link at revision %d, want %d (one write per call)", rev, tc.wantRev)
-			}
-			if again, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, tc.sys, tc.id, ""); err != nil || again.Pair != tc.wantPair {
-				t.Fatalf("lookup by id: %q, %v", again.Pair, err)
-			}
-		})
+				if got.Pair != tc.wantPair || sawOther != tc.wantOther {
+					t.Fatalf("pair %q (want %q), edit saw other side %q (want %q)", got.Pair, tc.wantPair, sawOther, tc.wantOther)
+				}
+				for name, l := range map[string]links.Link{"returned": got, "stored": stored} {
+					if l.Sides[tc.sys].ID != tc.id || l.Sides[tc.sys].Seen != 7 || l.Sides[links.Other(tc.sys)].ID != tc.wantOther {
+						t.Fatalf("%s link: %+v", name, l.Sides)
+					}
+				}
+				if tc.wantRev != 0 && rev != tc.wantRev {
+					t.Fatalf("link at revision %d, want %d (one write per call)", rev, tc.wantRev)
+				}
+				if again, _, err := s.Resolve(ctx, "c1", streams.ObjectContact, tc.sys, tc.id, ""); err != nil || again.Pair != tc.wantPair {
+					t.Fatalf("lookup by id: %q, %v", again.Pair, err)
+				}
+				// A record that belongs to another link keeps no link of its own.
+				if own := string(tc.sys) + "-" + tc.id; own != tc.wantPair {
+					if _, _, err := s.Get(ctx, "c1", streams.ObjectContact, own); !errors.Is(err, jetstream.ErrKeyNotFound) {
+						t.Fatalf("link %s left behind: %v", own, err)
+					}
+				}
+			})
+		}
 	}
 	t.Run("races", func(t *testing.T) {
 		s := store(t)

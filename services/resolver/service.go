@@ -64,7 +64,12 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	// created with the decision's changes in one write, and a link that
 	// moved on meanwhile is decided again.
 	var d Decision
-	l, err := h.links.ResolveCommit(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey, func(l *links.Link) error {
+	resolveCommit := h.links.ResolveCommit
+	if in.Lane == streams.LaneBackfill {
+		// A first sync's records are mostly new to us.
+		resolveCommit = h.links.ResolveCommitFirstSight
+	}
+	l, err := resolveCommit(ctx, in.Connection, in.Object, in.Source, in.RecordID, tr.MatchKey, func(l *links.Link) error {
 		d = decideFn(conn.Object(in.Object), *l, in.Source, version, tr)
 		sd := l.Sides[in.Source]
 		sd.Seen = max(sd.Seen, version)
