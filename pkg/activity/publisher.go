@@ -241,9 +241,15 @@ func (p *Publisher) send(m *nats.Msg) error {
 // DecodeMessage parses the events of one activity message. Every line is
 // decoded; malformed ones are reported together and the good ones returned.
 func DecodeMessage(data []byte) ([]Event, error) {
-	var events []Event
+	events := make([]Event, 0, bytes.Count(data, []byte{'\n'})+1)
 	var errs []error
-	for i, line := range bytes.Split(data, []byte{'\n'}) {
+	for i := 0; len(data) > 0; i++ {
+		line := data
+		if nl := bytes.IndexByte(data, '\n'); nl >= 0 {
+			line, data = data[:nl], data[nl+1:]
+		} else {
+			data = nil
+		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
