@@ -22,6 +22,15 @@ const (
 	TwoWay       Direction = "two_way"
 )
 
+// DirectionFrom is the direction a record read from source moves in: the
+// direction every activity row of that record is filed under.
+func DirectionFrom(source streams.System) Direction {
+	if source == streams.SystemQBO {
+		return QBOToHubSpot
+	}
+	return HubSpotToQBO
+}
+
 // Moves reports whether records flow from source under d.
 func (d Direction) Moves(source streams.System) bool {
 	switch d {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -109,6 +110,7 @@ func (dl *DeadLetterer) DeadLetter(ctx context.Context, d *Delivery, cause error
 	if d.Envelope.RecordID != "" {
 		ev.RecordKey = d.Envelope.RecordKey()
 		ev.SourceSystem = string(d.Envelope.Source)
+		ev.Direction = string(connection.DirectionFrom(d.Envelope.Source))
 		switch d.Envelope.Source {
 		case streams.SystemHubSpot:
 			ev.HubSpotID = d.Envelope.RecordID

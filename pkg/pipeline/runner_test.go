@@ -188,13 +188,14 @@ func TestPermanentFailureDeadLettersOnceWithAFailedActivityRow(t *testing.T) {
 		err := store.Conn().QueryRow(ctx, "SELECT count() FROM sync_activity FINAL WHERE outcome = 'failed'").Scan(&rows)
 		return err == nil && rows >= 1
 	})
-	var code, key, hs, stream string
+	var code, key, hs, direction, stream string
 	var seq uint64
-	if err := store.Conn().QueryRow(ctx, "SELECT error_code, record_key, hubspot_id, nats_stream, nats_seq FROM sync_activity FINAL WHERE outcome = 'failed'").Scan(&code, &key, &hs, &stream, &seq); err != nil {
+	if err := store.Conn().QueryRow(ctx, "SELECT error_code, record_key, hubspot_id, direction, nats_stream, nats_seq FROM sync_activity FINAL WHERE outcome = 'failed'").Scan(&code, &key, &hs, &direction, &stream, &seq); err != nil {
 		t.Fatal(err)
 	}
-	if code != "QBO_DUPLICATE_NAME" || key != "hubspot:202" || hs != "202" || stream != streams.StreamIngested || seq != 1 {
-		t.Fatalf("failed row = %s %s %s %s %d", code, key, hs, stream, seq)
+	// The direction files the failure under the status view's direction filter.
+	if code != "QBO_DUPLICATE_NAME" || key != "hubspot:202" || hs != "202" || direction != "hubspot_to_qbo" || stream != streams.StreamIngested || seq != 1 {
+		t.Fatalf("failed row = %s %s %s %s %s %d", code, key, hs, direction, stream, seq)
 	}
 	// The view's row lands just after the activity row becomes visible.
 	var status string

@@ -2,9 +2,7 @@ package testutil
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,8 +36,8 @@ func StartJetStreamCluster(t testing.TB, n int) *Cluster {
 	c := &Cluster{t: t, servers: make([]*server.Server, n), links: make([][]*Proxy, n)}
 	clientPorts, routeAddrs := make([]int, n), make([]string, n)
 	for i := range n {
-		clientPorts[i] = port(t, RestartableAddr(t))
-		routeAddrs[i] = RestartableAddr(t)
+		clientPorts[i] = port(t, FreeAddr(t))
+		routeAddrs[i] = FreeAddr(t)
 	}
 	// Nothing listens on the advertised route address: a node that learns
 	// of a peer from another (gossip) cannot open a route to it past the
@@ -259,37 +257,4 @@ func (c *Cluster) StreamStates() (map[string]map[string]server.StreamState, erro
 		out[c.Name(i)] = states
 	}
 	return out, nil
-}
-
-// RestartableAddr returns a free loopback host:port below the kernel's
-// ephemeral range, for a server a test stops and starts again on the same
-// address (a cluster node, a restarted process). FreeAddr's ports come from
-// the ephemeral range, from which the kernel also picks the local port of
-// every outgoing connection: while such a server is down, a connection of
-// any process on the machine can take its port and the restart fails with
-// "address already in use". Ports outside that range are only ever taken
-// on purpose.
-func RestartableAddr(t testing.TB) string {
-	t.Helper()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil {
-				low = n
-			}
-		}
-	}
-	const from = 10000
-	if low-from < 1000 {
-		return FreeAddr(t)
-	}
-	for range 100 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(from+rand.IntN(low-from)))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	t.Fatalf("no free port in %d-%d", from, low-1)
-	return ""
 }

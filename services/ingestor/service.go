@@ -452,11 +452,11 @@ func (s *Service) recordSuccess(env envelope.Envelope, deleted bool, at time.Tim
 	}
 	ev := activity.Event{EventID: activity.DerivedID(Stage, env.MsgID()), Time: at, Connection: env.Connection,
 		Object: string(env.Object), RecordKey: env.RecordKey(), SourceSystem: string(env.Source), Stage: Stage,
-		Action: action, Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
+		Action: action, Direction: string(connection.DirectionFrom(env.Source)), Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
 	if env.Source == streams.SystemQBO {
-		ev.QBOID, ev.Direction = env.RecordID, string(connection.QBOToHubSpot)
+		ev.QBOID = env.RecordID
 	} else {
-		ev.HubSpotID, ev.Direction = env.RecordID, string(connection.HubSpotToQBO)
+		ev.HubSpotID = env.RecordID
 	}
 	if _, err := s.activity.PublishAsync(ev); err != nil {
 		s.log.Warn("activity event not published", logging.KeyError, err)
@@ -468,7 +468,7 @@ func (s *Service) recordFailure(conn string, object streams.Object, source strea
 	pipeline.CountFailure(Stage, code)
 	pipeline.CountRecords(Stage, string(object), pipeline.OutcomeRetry, 1) // the poller catches up
 	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(object),
-		SourceSystem: string(source), Stage: Stage, Action: action, Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
+		SourceSystem: string(source), Stage: Stage, Action: action, Direction: string(connection.DirectionFrom(source)), Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
 	if recordID != "" {
 		ev.RecordKey = string(source) + ":" + recordID
 		if source == streams.SystemQBO {

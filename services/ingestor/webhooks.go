@@ -17,6 +17,7 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
+	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/links"
@@ -178,7 +179,7 @@ func (s *Service) recordOwnWrite(n notice, eventIDs []string) {
 	for _, c := range s.connectionsFor(n.reader.object, n.system, n.account) {
 		ev := activity.Event{EventID: activity.DerivedID(Stage, "own-write", c.ID, strings.Join(eventIDs, ",")), Time: s.now().UTC(),
 			Connection: c.ID, Object: string(n.reader.object), RecordKey: string(n.system) + ":" + n.id, HubSpotID: n.id,
-			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Outcome: activity.OutcomeSkippedEcho,
+			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Direction: string(connection.DirectionFrom(n.system)), Outcome: activity.OutcomeSkippedEcho,
 			ErrorMessage: "a change ledgersync made (the webhook names this app as its source): not fetched again"}
 		if _, err := s.activity.PublishAsync(ev); err != nil {
 			s.log.Warn("activity event not published", logging.KeyError, err)
@@ -689,7 +690,7 @@ func (s *Service) dropSyncedQBONotices(ctx context.Context, connID string, group
 		}
 		ev := activity.Event{EventID: activity.DerivedID(Stage, "synced-notice", connID, string(n.reader.object), n.id, n.at.UTC().Format(time.RFC3339)),
 			Time: s.now().UTC(), Connection: connID, Object: string(n.reader.object), RecordKey: string(n.system) + ":" + n.id, QBOID: n.id,
-			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Outcome: outcome, ErrorMessage: why}
+			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Direction: string(connection.DirectionFrom(n.system)), Outcome: outcome, ErrorMessage: why}
 		if _, err := s.activity.PublishAsync(ev); err != nil {
 			s.log.Warn("activity event not published", logging.KeyError, err)
 		}

@@ -95,7 +95,7 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 	ev := activity.Event{
 		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
 		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
-		SourceSystem: string(in.Source), Stage: Stage, Action: d.Action, Direction: direction(in.Source),
+		SourceSystem: string(in.Source), Stage: Stage, Action: d.Action, Direction: string(connection.DirectionFrom(in.Source)),
 		Outcome: d.Outcome, ErrorMessage: d.Reason, MessageID: in.MsgID(), ReplayID: in.ReplayID,
 	}
 	var outs []envelope.Envelope
@@ -113,11 +113,4 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 		return nil, syncerr.Transient(syncerr.CodeUnavailable, err)
 	}
 	return outs, nil
-}
-
-func direction(source streams.System) string {
-	if source == streams.SystemQBO {
-		return string(connection.QBOToHubSpot)
-	}
-	return string(connection.HubSpotToQBO)
 }

@@ -40,7 +40,7 @@ const demoAdminToken = "test-admin-token-0123456789"
 func newDemoSetup(t *testing.T) *demoSetup {
 	t.Helper()
 	d := &demoSetup{t: t, ctx: context.Background(), ch: testutil.ClickHouse(t),
-		hsAddr: testutil.FreeAddr(t), qboAddr: testutil.FreeAddr(t), httpAddr: testutil.RestartableAddr(t)}
+		hsAddr: testutil.FreeAddr(t), qboAddr: testutil.FreeAddr(t), httpAddr: testutil.FreeAddr(t)}
 	sims := startSyncd(t, "sim", d.simEnv())
 	testutil.WaitFor(t, 20*time.Second, "simulators", func() bool { code, _ := sims.readyz(t); return code == 200 })
 	hs, err := hubspot.New(hubspot.Config{BaseURL: "http://" + d.hsAddr, PortalID: "4000001"}, hubspot.PrivateAppToken("sim-token"))

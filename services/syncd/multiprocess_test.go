@@ -144,7 +144,7 @@ func TestSeparateProcessesSurviveKilledAndStoppedServices(t *testing.T) {
 	hsAddr, qboAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	httpAddrs := map[string]string{}
 	for _, target := range []string{"sim", "demo", "ingestor", "transformer", "resolver", "writer", "activitysink"} {
-		httpAddrs[target] = testutil.RestartableAddr(t) // started again on it
+		httpAddrs[target] = testutil.FreeAddr(t) // started again on it
 	}
 	env := map[string]string{
 		"NATS_URL": "nats://" + natsAddr,

@@ -44,7 +44,7 @@ func TestGracefulShutdownMidFirstSyncLosesAndDuplicatesNothing(t *testing.T) {
 
 	// Restarted on the same address: one the kernel never hands out to an
 	// outgoing connection meanwhile.
-	natsAddr := testutil.RestartableAddr(t)
+	natsAddr := testutil.FreeAddr(t)
 	same := map[string]string{"SYNC_DATA_DIR": t.TempDir(), "SYNC_NATS_LISTEN": natsAddr,
 		"SYNC_SHUTDOWN_TIMEOUT": shutdownTimeout.String(), "ACTIVITYSINK_FLUSH_INTERVAL": "200ms", "SIM_QBO_THROTTLE": "on"}
 	d.start(same)

@@ -94,12 +94,12 @@ func (h *handler) event(in envelope.Envelope) activity.Event {
 		RecordKey:    in.RecordKey(),
 		SourceSystem: string(in.Source),
 		Stage:        Stage,
-		Direction:    string(connection.HubSpotToQBO),
+		Direction:    string(connection.DirectionFrom(in.Source)),
 		MessageID:    in.MsgID(),
 		ReplayID:     in.ReplayID,
 	}
 	if in.Source == streams.SystemQBO {
-		ev.QBOID, ev.Direction = in.RecordID, string(connection.QBOToHubSpot)
+		ev.QBOID = in.RecordID
 	} else {
 		ev.HubSpotID = in.RecordID
 	}

@@ -294,14 +294,10 @@ func (h *handler) publish(ctx context.Context, ev activity.Event) error {
 }
 
 func (h *handler) event(in envelope.Envelope, l links.Link) activity.Event {
-	dir := connection.HubSpotToQBO
-	if in.Source == streams.SystemQBO {
-		dir = connection.QBOToHubSpot
-	}
 	return activity.Event{
 		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
 		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
-		SourceSystem: string(in.Source), Stage: Stage, Direction: string(dir), MessageID: in.MsgID(), ReplayID: in.ReplayID,
+		SourceSystem: string(in.Source), Stage: Stage, Direction: string(connection.DirectionFrom(in.Source)), MessageID: in.MsgID(), ReplayID: in.ReplayID,
 	}
 }
 
