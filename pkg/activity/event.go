@@ -17,6 +17,7 @@ import (
 	json "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
+	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/streams"
 )
 
@@ -74,6 +75,21 @@ type Event struct {
 	// replay and dead-letter lookups.
 	NatsStream string `json:"nats_stream,omitempty"`
 	NatsSeq    uint64 `json:"nats_seq,omitempty"`
+}
+
+// Record files e under the record id read from source: its key, its
+// source, its direction and that side's id. Every row about a record is
+// filed this way, so the status views' direction and id filters find it
+// whichever stage wrote it.
+func (e *Event) Record(source streams.System, id string) {
+	e.RecordKey = string(source) + ":" + id
+	e.SourceSystem = string(source)
+	e.Direction = string(connection.DirectionFrom(source))
+	if source == streams.SystemQBO {
+		e.QBOID = id
+	} else {
+		e.HubSpotID = id
+	}
 }
 
 // Validate names every missing or malformed field.

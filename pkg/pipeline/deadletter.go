@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
-	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/syncerr"
 	"github.com/ledgersync/ledgersync/streams"
 )
@@ -108,15 +107,7 @@ func (dl *DeadLetterer) DeadLetter(ctx context.Context, d *Delivery, cause error
 		NatsSeq:      seq,
 	}
 	if d.Envelope.RecordID != "" {
-		ev.RecordKey = d.Envelope.RecordKey()
-		ev.SourceSystem = string(d.Envelope.Source)
-		ev.Direction = string(connection.DirectionFrom(d.Envelope.Source))
-		switch d.Envelope.Source {
-		case streams.SystemHubSpot:
-			ev.HubSpotID = d.Envelope.RecordID
-		case streams.SystemQBO:
-			ev.QBOID = d.Envelope.RecordID
-		}
+		ev.Record(d.Envelope.Source, d.Envelope.RecordID)
 	}
 	if err := dl.activity.Publish(ctx, ev); err != nil {
 		return fmt.Errorf("record failed activity: %w", err)

@@ -451,13 +451,8 @@ func (s *Service) recordSuccess(env envelope.Envelope, deleted bool, at time.Tim
 		action = "delete"
 	}
 	ev := activity.Event{EventID: activity.DerivedID(Stage, env.MsgID()), Time: at, Connection: env.Connection,
-		Object: string(env.Object), RecordKey: env.RecordKey(), SourceSystem: string(env.Source), Stage: Stage,
-		Action: action, Direction: string(connection.DirectionFrom(env.Source)), Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
-	if env.Source == streams.SystemQBO {
-		ev.QBOID = env.RecordID
-	} else {
-		ev.HubSpotID = env.RecordID
-	}
+		Object: string(env.Object), Stage: Stage, Action: action, Outcome: activity.OutcomeSuccess, MessageID: env.MsgID()}
+	ev.Record(env.Source, env.RecordID)
 	if _, err := s.activity.PublishAsync(ev); err != nil {
 		s.log.Warn("activity event not published", logging.KeyError, err)
 	}
@@ -470,12 +465,7 @@ func (s *Service) recordFailure(conn string, object streams.Object, source strea
 	ev := activity.Event{EventID: activity.NewID(), Time: s.now().UTC(), Connection: conn, Object: string(object),
 		SourceSystem: string(source), Stage: Stage, Action: action, Direction: string(connection.DirectionFrom(source)), Outcome: activity.OutcomeFailed, ErrorCode: string(code), ErrorMessage: msg}
 	if recordID != "" {
-		ev.RecordKey = string(source) + ":" + recordID
-		if source == streams.SystemQBO {
-			ev.QBOID = recordID
-		} else {
-			ev.HubSpotID = recordID
-		}
+		ev.Record(source, recordID)
 	}
 	if _, err := s.activity.PublishAsync(ev); err != nil {
 		s.log.Warn("activity event not published", logging.KeyError, err)

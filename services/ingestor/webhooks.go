@@ -17,7 +17,6 @@ import (
 	json "github.com/goccy/go-json"
 
 	"github.com/ledgersync/ledgersync/pkg/activity"
-	"github.com/ledgersync/ledgersync/pkg/connection"
 	"github.com/ledgersync/ledgersync/pkg/drain"
 	"github.com/ledgersync/ledgersync/pkg/hubspot"
 	"github.com/ledgersync/ledgersync/pkg/links"
@@ -178,9 +177,9 @@ func (s *Service) hubspotWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Service) recordOwnWrite(n notice, eventIDs []string) {
 	for _, c := range s.connectionsFor(n.reader.object, n.system, n.account) {
 		ev := activity.Event{EventID: activity.DerivedID(Stage, "own-write", c.ID, strings.Join(eventIDs, ",")), Time: s.now().UTC(),
-			Connection: c.ID, Object: string(n.reader.object), RecordKey: string(n.system) + ":" + n.id, HubSpotID: n.id,
-			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Direction: string(connection.DirectionFrom(n.system)), Outcome: activity.OutcomeSkippedEcho,
+			Connection: c.ID, Object: string(n.reader.object), Stage: Stage, Action: "webhook", Outcome: activity.OutcomeSkippedEcho,
 			ErrorMessage: "a change ledgersync made (the webhook names this app as its source): not fetched again"}
+		ev.Record(n.system, n.id)
 		if _, err := s.activity.PublishAsync(ev); err != nil {
 			s.log.Warn("activity event not published", logging.KeyError, err)
 		}
@@ -689,8 +688,8 @@ func (s *Service) dropSyncedQBONotices(ctx context.Context, connID string, group
 			outcome, why = activity.OutcomeSkippedEcho, "a change ledgersync made (the notice is no newer than its write): not fetched again"
 		}
 		ev := activity.Event{EventID: activity.DerivedID(Stage, "synced-notice", connID, string(n.reader.object), n.id, n.at.UTC().Format(time.RFC3339)),
-			Time: s.now().UTC(), Connection: connID, Object: string(n.reader.object), RecordKey: string(n.system) + ":" + n.id, QBOID: n.id,
-			SourceSystem: string(n.system), Stage: Stage, Action: "webhook", Direction: string(connection.DirectionFrom(n.system)), Outcome: outcome, ErrorMessage: why}
+			Time: s.now().UTC(), Connection: connID, Object: string(n.reader.object), Stage: Stage, Action: "webhook", Outcome: outcome, ErrorMessage: why}
+		ev.Record(n.system, n.id)
 		if _, err := s.activity.PublishAsync(ev); err != nil {
 			s.log.Warn("activity event not published", logging.KeyError, err)
 		}

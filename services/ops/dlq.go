@@ -309,12 +309,7 @@ func Redrive(ctx context.Context, js jetstream.JetStream, f DLQFilter, runID str
 			}
 			m.Data = body
 			m.Header.Set(jetstream.MsgIDHeader, env.MsgID())
-			ev.RecordKey, ev.SourceSystem = env.RecordKey(), string(env.Source)
-			if env.Source == streams.SystemQBO {
-				ev.QBOID = env.RecordID
-			} else {
-				ev.HubSpotID = env.RecordID
-			}
+			ev.Record(env.Source, env.RecordID)
 		} else {
 			m.Header.Set(jetstream.MsgIDHeader, "redrive:"+runID+":"+strconv.FormatUint(d.Seq, 10))
 		}

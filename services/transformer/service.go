@@ -87,21 +87,14 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 
 func (h *handler) event(in envelope.Envelope) activity.Event {
 	ev := activity.Event{
-		EventID:      activity.DerivedID(Stage, in.MsgID()),
-		Time:         h.now().UTC(),
-		Connection:   in.Connection,
-		Object:       string(in.Object),
-		RecordKey:    in.RecordKey(),
-		SourceSystem: string(in.Source),
-		Stage:        Stage,
-		Direction:    string(connection.DirectionFrom(in.Source)),
-		MessageID:    in.MsgID(),
-		ReplayID:     in.ReplayID,
+		EventID:    activity.DerivedID(Stage, in.MsgID()),
+		Time:       h.now().UTC(),
+		Connection: in.Connection,
+		Object:     string(in.Object),
+		Stage:      Stage,
+		MessageID:  in.MsgID(),
+		ReplayID:   in.ReplayID,
 	}
-	if in.Source == streams.SystemQBO {
-		ev.QBOID = in.RecordID
-	} else {
-		ev.HubSpotID = in.RecordID
-	}
+	ev.Record(in.Source, in.RecordID)
 	return ev
 }
