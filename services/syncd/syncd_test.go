@@ -556,7 +556,8 @@ func TestDemoSyncEndToEnd(t *testing.T) {
 		}
 		Total int
 	}
-	get("/api/connections/demo/records?object=contact&status=failing&error_code=QBO_DUPLICATE_NAME", &failed)
+	// The direction filter finds them: a dead-lettered record's row says which way it was going.
+	get("/api/connections/demo/records?object=contact&status=failing&error_code=QBO_DUPLICATE_NAME&direction=hubspot_to_qbo", &failed)
 	if failed.Total == 0 || failed.Records[0].Category.Title != "Duplicate display name" || failed.Records[0].Category.NextStep == "" {
 		t.Fatalf("failing contacts: %+v", failed)
 	}
