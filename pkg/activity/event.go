@@ -85,7 +85,12 @@ func (e *Event) Record(source streams.System, id string) {
 	e.RecordKey = string(source) + ":" + id
 	e.SourceSystem = string(source)
 	e.Direction = string(connection.DirectionFrom(source))
-	if source == streams.SystemQBO {
+	e.SetID(source, id)
+}
+
+// SetID sets the record's id in system (the other side's, once linked).
+func (e *Event) SetID(system streams.System, id string) {
+	if system == streams.SystemQBO {
 		e.QBOID = id
 	} else {
 		e.HubSpotID = id

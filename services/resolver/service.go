@@ -94,10 +94,11 @@ func (h *handler) handle(ctx context.Context, in envelope.Envelope) ([]envelope.
 
 	ev := activity.Event{
 		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
-		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
-		SourceSystem: string(in.Source), Stage: Stage, Action: d.Action, Direction: string(connection.DirectionFrom(in.Source)),
-		Outcome: d.Outcome, ErrorMessage: d.Reason, MessageID: in.MsgID(), ReplayID: in.ReplayID,
+		Stage: Stage, Action: d.Action, Outcome: d.Outcome, ErrorMessage: d.Reason, MessageID: in.MsgID(), ReplayID: in.ReplayID,
 	}
+	ev.Record(in.Source, in.RecordID)
+	other := links.Other(in.Source)
+	ev.SetID(other, l.Sides[other].ID)
 	var outs []envelope.Envelope
 	if d.Outcome == activity.OutcomeSuccess {
 		payload, err := json.Marshal(record.Resolved{Pair: l.Pair, Action: d.Action, TargetID: l.Sides[tr.Target].ID,

@@ -294,11 +294,14 @@ func (h *handler) publish(ctx context.Context, ev activity.Event) error {
 }
 
 func (h *handler) event(in envelope.Envelope, l links.Link) activity.Event {
-	return activity.Event{
+	ev := activity.Event{
 		EventID: activity.DerivedID(Stage, in.MsgID()), Time: h.now().UTC(), Connection: in.Connection, Object: string(in.Object),
-		RecordKey: in.RecordKey(), HubSpotID: l.Sides[streams.SystemHubSpot].ID, QBOID: l.Sides[streams.SystemQBO].ID,
-		SourceSystem: string(in.Source), Stage: Stage, Direction: string(connection.DirectionFrom(in.Source)), MessageID: in.MsgID(), ReplayID: in.ReplayID,
+		Stage: Stage, MessageID: in.MsgID(), ReplayID: in.ReplayID,
 	}
+	ev.Record(in.Source, in.RecordID)
+	other := links.Other(in.Source)
+	ev.SetID(other, l.Sides[other].ID)
+	return ev
 }
 
 type replayKey struct{}
